@@ -1,0 +1,297 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"sync"
+	"syscall"
+
+	"github.com/creachadair/jrpc2"
+	"github.com/creachadair/jrpc2/channel"
+)
+
+// Client talks to a running daemon over its Unix socket. The zero value is
+// ready to use: it dials DefaultSocket on the first call. A Client is safe
+// for concurrent use; one connection carries all calls and watches.
+type Client struct {
+	// Socket is the socket path; empty means DefaultSocket().
+	Socket string
+	// Dial, if set, replaces net.Dialer for tests or custom transports.
+	Dial func(ctx context.Context, path string) (net.Conn, error)
+
+	mu      sync.Mutex
+	rpc     *jrpc2.Client
+	watches map[string]*Watcher
+	pending map[string][]Event // events that beat their subscribe reply
+}
+
+// Dial connects to the daemon at socket (empty: DefaultSocket) and
+// returns a connected Client.
+func Dial(ctx context.Context, socket string) (*Client, error) {
+	c := &Client{Socket: socket}
+	if _, err := c.conn(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NotRunningError says that nothing answers on the socket and how to
+// start the daemon.
+type NotRunningError struct {
+	Socket string
+	Err    error
+}
+
+func (e *NotRunningError) Error() string {
+	return fmt.Sprintf("wad is not running (cannot connect to %s: %v); start it with `systemctl start wad`, or run `wad` in a terminal, or point --socket/WAD_SOCKET at its socket", e.Socket, errors.Unwrap(e.Err))
+}
+
+func (e *NotRunningError) Unwrap() error { return e.Err }
+
+func (c *Client) conn(ctx context.Context) (*jrpc2.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rpc != nil {
+		return c.rpc, nil
+	}
+	path := c.Socket
+	if path == "" {
+		path = DefaultSocket()
+		c.Socket = path
+	}
+	dial := c.Dial
+	if dial == nil {
+		dial = func(ctx context.Context, path string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}
+	}
+	nc, err := dial(ctx, path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, &NotRunningError{Socket: path, Err: err}
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("permission denied on %s: ask your administrator to add you to group wad (%w)", path, err)
+		}
+		return nil, fmt.Errorf("connecting to wad at %s: %w", path, err)
+	}
+	c.rpc = jrpc2.NewClient(channel.Line(nc, nc), &jrpc2.ClientOptions{
+		OnNotify: c.onNotify,
+		OnStop: func(*jrpc2.Client, error) {
+			c.mu.Lock()
+			ws := c.watches
+			c.watches = nil
+			c.mu.Unlock()
+			for _, w := range ws {
+				w.close()
+			}
+		},
+	})
+	return c.rpc, nil
+}
+
+// Close closes the connection; watches end.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	rpc := c.rpc
+	c.mu.Unlock()
+	if rpc == nil {
+		return nil
+	}
+	return rpc.Close()
+}
+
+// Call invokes method with params and decodes its result into result
+// (which may be nil). Error replies come back as *Error.
+func (c *Client) Call(ctx context.Context, method string, params, result any) error {
+	rpc, err := c.conn(ctx)
+	if err != nil {
+		return err
+	}
+	if params == nil {
+		params = Empty{}
+	}
+	rsp, err := rpc.Call(ctx, method, params)
+	if err != nil {
+		var je *jrpc2.Error
+		if errors.As(err, &je) {
+			return &Error{Code: int(je.Code), Message: je.Message}
+		}
+		return err
+	}
+	if result == nil {
+		return nil
+	}
+	return rsp.UnmarshalResult(result)
+}
+
+// Version returns the daemon's version.
+func (c *Client) Version(ctx context.Context) (*VersionResult, error) {
+	var r VersionResult
+	return &r, c.Call(ctx, MethodVersion, nil, &r)
+}
+
+// Status returns the daemon's status.
+func (c *Client) Status(ctx context.Context) (*StatusResult, error) {
+	var r StatusResult
+	return &r, c.Call(ctx, MethodStatus, nil, &r)
+}
+
+// List returns every session.
+func (c *Client) List(ctx context.Context) ([]Session, error) {
+	var r ListResult
+	return r.Sessions, c.Call(ctx, MethodList, nil, &r)
+}
+
+// Session returns one client's session; ErrNotFound if there is none.
+func (c *Client) Session(ctx context.Context, client string) (*Session, error) {
+	var r Session
+	return &r, c.Call(ctx, MethodSession, ClientParams{Client: client}, &r)
+}
+
+// Login gets or creates the client's session and starts it; it returns
+// once the session shows a QR code, a pairing code, is connected, or has
+// failed.
+func (c *Client) Login(ctx context.Context, p LoginParams) (*Session, error) {
+	var r Session
+	return &r, c.Call(ctx, MethodLogin, p, &r)
+}
+
+// Logout unlinks the client's device and removes its session.
+func (c *Client) Logout(ctx context.Context, client string) (*Session, error) {
+	var r Session
+	return &r, c.Call(ctx, MethodLogout, ClientParams{Client: client}, &r)
+}
+
+// Stop stops the client's session and keeps its login.
+func (c *Client) Stop(ctx context.Context, client string) (*Session, error) {
+	var r Session
+	return &r, c.Call(ctx, MethodStop, ClientParams{Client: client}, &r)
+}
+
+// Send sends a text message.
+func (c *Client) Send(ctx context.Context, p SendParams) (*SendResult, error) {
+	var r SendResult
+	return &r, c.Call(ctx, MethodSend, p, &r)
+}
+
+// Watcher delivers the events of one subscription. C is closed when the
+// watch ends (Close, or the connection closes).
+type Watcher struct {
+	ID string
+	C  <-chan Event
+
+	c       *Client
+	ch      chan Event
+	mu      sync.Mutex
+	closed  bool
+	dropped uint64
+}
+
+// Dropped returns how many events this client dropped locally because C
+// was not read fast enough. (The daemon reports its own drops in
+// Event.Dropped.)
+func (w *Watcher) Dropped() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dropped
+}
+
+func (w *Watcher) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.closed = true
+		close(w.ch)
+	}
+}
+
+// Close ends the subscription.
+func (w *Watcher) Close() error {
+	w.c.mu.Lock()
+	_, live := w.c.watches[w.ID]
+	delete(w.c.watches, w.ID)
+	w.c.mu.Unlock()
+	w.close()
+	if !live {
+		return nil
+	}
+	err := w.c.Call(context.Background(), MethodUnsubscribe, UnsubscribeParams{Subscription: w.ID}, nil)
+	w.c.mu.Lock()
+	delete(w.c.pending, w.ID)
+	w.c.mu.Unlock()
+	return err
+}
+
+// watchBuffer is how many events a Watcher holds before it drops.
+const watchBuffer = 1024
+
+// Watch subscribes to events (empty params: every client, every kind).
+func (c *Client) Watch(ctx context.Context, p SubscribeParams) (*Watcher, error) {
+	if _, err := c.conn(ctx); err != nil {
+		return nil, err
+	}
+	ch := make(chan Event, watchBuffer)
+	w := &Watcher{C: ch, c: c, ch: ch}
+	var r SubscribeResult
+	if err := c.Call(ctx, MethodSubscribe, p, &r); err != nil {
+		return nil, err
+	}
+	w.ID = r.Subscription
+	// The daemon may push events before its reply reaches us; onNotify
+	// parks those in pending.
+	c.mu.Lock()
+	if c.watches == nil {
+		c.watches = make(map[string]*Watcher)
+	}
+	c.watches[w.ID] = w
+	pending := c.pending[w.ID]
+	delete(c.pending, w.ID)
+	c.mu.Unlock()
+	for _, ev := range pending {
+		w.deliver(ev)
+	}
+	return w, nil
+}
+
+func (w *Watcher) deliver(ev Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	select {
+	case w.ch <- ev:
+	default:
+		w.dropped++
+	}
+}
+
+func (c *Client) onNotify(req *jrpc2.Request) {
+	if req.Method() != NotifyEvent {
+		return
+	}
+	var ev Event
+	if err := req.UnmarshalParams(&ev); err != nil {
+		return
+	}
+	c.mu.Lock()
+	w := c.watches[ev.Subscription]
+	if w == nil {
+		// The reply to events.subscribe may still be on its way.
+		if c.pending == nil {
+			c.pending = make(map[string][]Event)
+		}
+		if len(c.pending[ev.Subscription]) < watchBuffer {
+			c.pending[ev.Subscription] = append(c.pending[ev.Subscription], ev)
+		}
+	}
+	c.mu.Unlock()
+	if w != nil {
+		w.deliver(ev)
+	}
+}

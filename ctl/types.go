@@ -1,0 +1,244 @@
+package ctl
+
+import "time"
+
+// State is where a session is in its life. The zero value is not a state.
+type State string
+
+const (
+	// StateStarting: the backend is being brought up (store opened,
+	// browser launched, websocket dialled).
+	StateStarting State = "starting"
+	// StateQR: waiting for the phone to scan the QR code in Session.QR.
+	StateQR State = "qr"
+	// StatePairing: waiting for the user to type Session.PairCode on the
+	// phone.
+	StatePairing State = "pairing"
+	// StateConnected: logged in and ready to send.
+	StateConnected State = "connected"
+	// StateDisconnected: logged in, but the connection dropped; the
+	// backend reconnects on its own.
+	StateDisconnected State = "disconnected"
+	// StateLoggedOut: the device was unlinked (from the phone or by
+	// session.logout); a new login shows a new QR.
+	StateLoggedOut State = "logged_out"
+	// StateStopped: stopped by session.stop or daemon shutdown; the login
+	// is kept and session.login resumes it.
+	StateStopped State = "stopped"
+	// StateFailed: the backend gave up; Reason and Message say why.
+	// session.login starts it again.
+	StateFailed State = "failed"
+)
+
+// States lists every state, in lifecycle order.
+var States = []State{StateStarting, StateQR, StatePairing, StateConnected,
+	StateDisconnected, StateLoggedOut, StateStopped, StateFailed}
+
+// Valid reports whether s is one of the defined states.
+func (s State) Valid() bool {
+	for _, v := range States {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Active reports whether a session in state s holds backend resources
+// (a connection, a browser) and counts against max_sessions. Stopped,
+// failed and logged-out sessions are inactive: session.login starts them
+// again.
+func (s State) Active() bool {
+	switch s {
+	case StateStopped, StateFailed, StateLoggedOut, "":
+		return false
+	}
+	return true
+}
+
+// Reason codes for failed, disconnected and logged-out sessions. A user can
+// act on each: they are part of the contract and are never renamed.
+const (
+	ReasonQRTimeout         = "qr_timeout"          // nobody scanned the QR in time
+	ReasonNetwork           = "network"             // could not reach WhatsApp
+	ReasonStreamReplaced    = "stream_replaced"     // the same device connected elsewhere
+	ReasonClientOutdated    = "client_outdated"     // WhatsApp refuses this client version
+	ReasonLoggedOut         = "logged_out"          // unlinked from the phone
+	ReasonStartTimeout      = "start_timeout"       // the backend did not come up within start_timeout
+	ReasonBrowserExited     = "browser_exited"      // chromedp: the browser process died
+	ReasonPageCrashed       = "page_crashed"        // chromedp: the renderer crashed
+	ReasonBackendError      = "backend_error"       // anything else the backend reported
+	ReasonShutdown          = "shutdown"            // the daemon is stopping
+	ReasonStopped           = "stopped"             // session.stop
+	ReasonProfileLocked     = "profile_locked"      // chromedp: another browser holds the profile
+	ReasonMissingModule     = "missing_module"      // chromedp: WhatsApp Web lacks a module we need
+	ReasonBackendNotBuilt   = "backend_unavailable" // the backend is not available in this build or host
+	ReasonConnectionLost    = "connection_lost"     // transient disconnect, reconnecting
+	ReasonLogoutRequested   = "logout"              // session.logout
+	ReasonPairingRejected   = "pairing_rejected"    // the phone refused the pairing
+	ReasonStoreError        = "store_error"         // the device store failed
+	ReasonTemporarilyBanned = "temporarily_banned"  // WhatsApp banned the account for a while
+)
+
+// Session is the state of one client's session as reported on the wire.
+// Empty fields are omitted; more fields may be added, none renamed.
+type Session struct {
+	Client   string `json:"client"`
+	Backend  string `json:"backend,omitempty"`
+	State    State  `json:"state"`
+	Reason   string `json:"reason,omitempty"`
+	Message  string `json:"message,omitempty"`
+	QR       string `json:"qr,omitempty"`
+	PairCode string `json:"pair_code,omitempty"`
+	JID      string `json:"jid,omitempty"`
+	PushName string `json:"push_name,omitempty"`
+	PID      int    `json:"pid,omitempty"`
+	RSSBytes int64  `json:"rss_bytes,omitempty"`
+	// Since is when the session entered State.
+	Since time.Time `json:"since,omitzero"`
+}
+
+// Message is an incoming or outgoing message as carried in events.
+type Message struct {
+	ID        string    `json:"id"`
+	Chat      string    `json:"chat,omitempty"`
+	Sender    string    `json:"sender,omitempty"`
+	Timestamp time.Time `json:"timestamp,omitzero"`
+	FromMe    bool      `json:"from_me,omitempty"`
+	Text      string    `json:"text,omitempty"`
+	// Type is "text" or the media kind ("image", "video", "audio",
+	// "document", "sticker", "location", "contact", ...).
+	Type    string `json:"type,omitempty"`
+	Caption string `json:"caption,omitempty"`
+}
+
+// Receipt reports delivery or read of messages this account sent (or read
+// elsewhere).
+type Receipt struct {
+	IDs       []string  `json:"ids"`
+	Chat      string    `json:"chat,omitempty"`
+	Sender    string    `json:"sender,omitempty"`
+	Timestamp time.Time `json:"timestamp,omitzero"`
+	// Type is "delivered", "read", "played", "sender", ... as WhatsApp names it.
+	Type string `json:"type,omitempty"`
+}
+
+// Event kinds.
+const (
+	KindState   = "state"
+	KindQR      = "qr"
+	KindMessage = "message"
+	KindReceipt = "receipt"
+)
+
+// Kinds lists every event kind.
+var Kinds = []string{KindState, KindQR, KindMessage, KindReceipt}
+
+// Event is the params object of an "event" notification.
+type Event struct {
+	Subscription string   `json:"subscription,omitempty"`
+	Client       string   `json:"client"`
+	Kind         string   `json:"kind"`
+	Session      *Session `json:"session,omitempty"`
+	QR           string   `json:"qr,omitempty"`
+	Message      *Message `json:"message,omitempty"`
+	Receipt      *Receipt `json:"receipt,omitempty"`
+	// Dropped counts the events this subscription lost before this one
+	// because the subscriber read too slowly.
+	Dropped uint64    `json:"dropped,omitempty"`
+	Time    time.Time `json:"time,omitzero"`
+}
+
+// Empty is the params of methods that take none.
+type Empty struct{}
+
+// VersionResult is the result of wad.version.
+type VersionResult struct {
+	Version   string   `json:"version"`
+	GoVersion string   `json:"go_version,omitempty"`
+	Backends  []string `json:"backends,omitempty"`
+}
+
+// StatusResult is the result of wad.status.
+type StatusResult struct {
+	Version       string        `json:"version"`
+	PID           int           `json:"pid"`
+	Started       time.Time     `json:"started"`
+	Uptime        float64       `json:"uptime_seconds"`
+	StateDir      string        `json:"state_dir,omitempty"`
+	Socket        string        `json:"socket,omitempty"`
+	Sessions      int           `json:"sessions"`
+	States        map[State]int `json:"states,omitempty"`
+	MaxSessions   int           `json:"max_sessions,omitempty"`
+	Backends      []string      `json:"backends,omitempty"`
+	Default       string        `json:"default_backend,omitempty"`
+	Subscriptions int           `json:"subscriptions,omitempty"`
+	// Peer is the caller as the daemon sees it.
+	Peer *Peer `json:"peer,omitempty"`
+}
+
+// Peer is the identity of the process on the other end of the socket, as
+// the kernel reported it (SO_PEERCRED).
+type Peer struct {
+	PID int `json:"pid"`
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+}
+
+// ListResult is the result of session.list.
+type ListResult struct {
+	Sessions []Session `json:"sessions"`
+}
+
+// ClientParams names one client; the params of session.status,
+// session.logout and session.stop.
+type ClientParams struct {
+	Client string `json:"client"`
+}
+
+// LoginParams are the params of session.login. Backend defaults to the
+// daemon's default_backend. Phone, an E.164 number, asks for a pairing
+// code instead of a QR code.
+type LoginParams struct {
+	Client  string `json:"client"`
+	Backend string `json:"backend,omitempty"`
+	Phone   string `json:"phone,omitempty"`
+}
+
+// SendParams are the params of message.send. To is an E.164 number
+// ("+4915112345678") or a WhatsApp JID ("4915112345678@s.whatsapp.net",
+// "120363...@g.us").
+type SendParams struct {
+	Client string `json:"client"`
+	To     string `json:"to"`
+	Text   string `json:"text"`
+}
+
+// SendResult is the result of message.send: WhatsApp's message id and the
+// server's timestamp.
+type SendResult struct {
+	ID        string    `json:"id"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// SubscribeParams are the params of events.subscribe. Empty Clients or
+// Kinds mean all.
+type SubscribeParams struct {
+	Clients []string `json:"clients,omitempty"`
+	Kinds   []string `json:"kinds,omitempty"`
+}
+
+// SubscribeResult is the result of events.subscribe.
+type SubscribeResult struct {
+	Subscription string `json:"subscription"`
+}
+
+// UnsubscribeParams are the params of events.unsubscribe.
+type UnsubscribeParams struct {
+	Subscription string `json:"subscription"`
+}
+
+// OK is the result of methods that have nothing else to say.
+type OK struct {
+	OK bool `json:"ok"`
+}
