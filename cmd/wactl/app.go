@@ -1,0 +1,572 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mdp/qrterminal/v3"
+
+	"github.com/wad-project/wad/ctl"
+)
+
+// app holds one invocation's global flags and streams.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	socket         string
+	json           bool
+	client         *ctl.Client
+}
+
+// command is one wactl subcommand.
+type command struct {
+	name, args, help string
+	flags            func(fs *flag.FlagSet) func(a *app, ctx context.Context, args []string) error
+	nargs            [2]int // min, max (-1: any)
+}
+
+var errUsage = errors.New("usage")
+
+// commands is the command tree (also the source of the shell
+// completions).
+func commands() []command {
+	return []command{
+		{name: "status", args: "[CLIENT]", help: "show the daemon and its sessions, or one session", nargs: [2]int{0, 1},
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).status }},
+		{name: "login", args: "CLIENT", help: "log a client in: shows the QR code (or pairing code) until connected", nargs: [2]int{1, 1},
+			flags: func(fs *flag.FlagSet) func(*app, context.Context, []string) error {
+				backend := fs.String("backend", "", "session `BACKEND`: whatsmeow or chromedp (default: the daemon's default)")
+				phone := fs.String("phone", "", "link by pairing code for this `+E164` number instead of a QR code")
+				timeout := fs.Duration("timeout", 5*time.Minute, "give up after `DURATION` without a connection")
+				noWait := fs.Bool("no-wait", false, "print the login state and exit instead of waiting for the connection")
+				return func(a *app, ctx context.Context, args []string) error {
+					return a.login(ctx, ctl.LoginParams{Client: args[0], Backend: *backend, Phone: *phone}, *timeout, !*noWait)
+				}
+			}},
+		{name: "logout", args: "CLIENT", help: "unlink a client's device and delete its session", nargs: [2]int{1, 1},
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).logout }},
+		{name: "stop", args: "CLIENT", help: "stop a client's session, keeping its login", nargs: [2]int{1, 1},
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).stop }},
+		{name: "send", args: "CLIENT TO TEXT", help: "send TEXT (- reads it from stdin) to TO (+E164 number or JID)", nargs: [2]int{3, 3},
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).send }},
+		{name: "watch", args: "[CLIENT]", help: "print events (state, qr, message, receipt) as they happen", nargs: [2]int{0, 1},
+			flags: func(fs *flag.FlagSet) func(*app, context.Context, []string) error {
+				kinds := fs.String("kinds", "", "comma-separated event `KINDS` (default: all)")
+				return func(a *app, ctx context.Context, args []string) error { return a.watch(ctx, args, *kinds) }
+			}},
+		{name: "version", help: "print wactl's and the daemon's versions", nargs: [2]int{0, 0},
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).version }},
+	}
+}
+
+func (a *app) usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: wactl [--socket PATH] [--json] COMMAND [ARGS]\n\ncommands:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range commands() {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.help)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nThe socket is --socket, else $WAD_SOCKET, else %s or %s.\nRun `wactl COMMAND --help` for a command's flags.\n", ctl.UserSocket(), ctl.SystemSocket)
+}
+
+func (a *app) globalFlags(fs *flag.FlagSet) {
+	fs.StringVar(&a.socket, "socket", a.socket, "daemon socket `PATH` (default $WAD_SOCKET or the standard paths)")
+	fs.BoolVar(&a.json, "json", a.json, "print machine-readable JSON")
+}
+
+func (a *app) main(ctx context.Context, args []string) int {
+	gfs := flag.NewFlagSet("wactl", flag.ContinueOnError)
+	gfs.SetOutput(io.Discard)
+	a.globalFlags(gfs)
+	if err := gfs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.usage(a.stdout)
+			return 0
+		}
+		fmt.Fprintf(a.stderr, "wactl: %v\n", err)
+		a.usage(a.stderr)
+		return 2
+	}
+	args = gfs.Args()
+	if len(args) == 0 {
+		a.usage(a.stderr)
+		return 2
+	}
+	if args[0] == "help" {
+		a.usage(a.stdout)
+		return 0
+	}
+	var cmd *command
+	for _, c := range commands() {
+		if c.name == args[0] {
+			cmd = &c
+			break
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(a.stderr, "wactl: unknown command %q\n", args[0])
+		a.usage(a.stderr)
+		return 2
+	}
+	fs := flag.NewFlagSet("wactl "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	a.globalFlags(fs)
+	fn := cmd.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(a.stderr, "usage: wactl %s %s\n  %s\n\nflags:\n", cmd.name, cmd.args, cmd.help)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(interleave(fs, args[1:])); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) < cmd.nargs[0] || (cmd.nargs[1] >= 0 && len(rest) > cmd.nargs[1]) {
+		fmt.Fprintf(a.stderr, "wactl: %s takes %s\nusage: wactl %s %s\n", cmd.name, argsWord(cmd), cmd.name, cmd.args)
+		return 2
+	}
+	a.client = &ctl.Client{Socket: a.socket}
+	defer a.client.Close()
+	if err := fn(a, ctx, rest); err != nil {
+		fmt.Fprintf(a.stderr, "wactl: %s\n", describe(err))
+		return 1
+	}
+	return 0
+}
+
+func argsWord(c *command) string {
+	if c.args == "" {
+		return "no arguments"
+	}
+	return c.args
+}
+
+// interleave moves flags after positional arguments to the front, so
+// `wactl login sales --phone +49...` works like `wactl login --phone ...
+// sales`. "--" ends flag parsing as usual.
+func interleave(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		s := args[i]
+		if s == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(s) > 1 && s[0] == '-' && s != "-" {
+			flags = append(flags, s)
+			name := strings.TrimLeft(s, "-")
+			if strings.Contains(name, "=") {
+				continue
+			}
+			if f := fs.Lookup(name); f != nil {
+				if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+					continue
+				}
+				if i+1 < len(args) {
+					i++
+					flags = append(flags, args[i])
+				}
+			}
+			continue
+		}
+		pos = append(pos, s)
+	}
+	return append(append(flags, "--"), pos...)
+}
+
+// describe turns an error into one line for the user.
+func describe(err error) string {
+	var ce *ctl.Error
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("%s (error %d)", ce.Message, ce.Code)
+	}
+	return err.Error()
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *app) status(ctx context.Context, args []string) error {
+	if len(args) == 1 {
+		s, err := a.client.Session(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if a.json {
+			return a.printJSON(s)
+		}
+		a.printSession(*s)
+		return nil
+	}
+	st, err := a.client.Status(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := a.client.List(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(struct {
+			*ctl.StatusResult
+			List []ctl.Session `json:"session_list"`
+		}{st, list})
+	}
+	fmt.Fprintf(a.stdout, "wad %s, pid %d, up %s, socket %s\n", st.Version, st.PID, (time.Duration(st.Uptime * float64(time.Second))).Round(time.Second), st.Socket)
+	if len(list) == 0 {
+		fmt.Fprintln(a.stdout, "no sessions (start one with `wactl login CLIENT`)")
+		return nil
+	}
+	a.printTable(list)
+	return nil
+}
+
+func (a *app) printTable(list []ctl.Session) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT\tBACKEND\tSTATE\tSINCE\tDETAIL")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Client, s.Backend, s.State, since(s.Since), detail(s))
+	}
+	tw.Flush()
+}
+
+func since(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func detail(s ctl.Session) string {
+	var parts []string
+	if s.JID != "" {
+		d := s.JID
+		if s.PushName != "" {
+			d += " (" + s.PushName + ")"
+		}
+		parts = append(parts, d)
+	}
+	if s.PairCode != "" {
+		parts = append(parts, "pairing code "+s.PairCode)
+	}
+	if s.Reason != "" {
+		r := s.Reason
+		if s.Message != "" {
+			r += ": " + s.Message
+		}
+		parts = append(parts, r)
+	}
+	if s.State == ctl.StateQR {
+		parts = append(parts, "waiting for QR scan (wactl login "+s.Client+")")
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (a *app) printSession(s ctl.Session) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+		}
+	}
+	row("client", s.Client)
+	row("backend", s.Backend)
+	row("state", string(s.State))
+	row("since", since(s.Since))
+	row("reason", s.Reason)
+	row("message", s.Message)
+	row("jid", s.JID)
+	row("push name", s.PushName)
+	row("pairing code", s.PairCode)
+	if s.PID != 0 {
+		row("pid", fmt.Sprint(s.PID))
+	}
+	if s.RSSBytes != 0 {
+		row("rss", fmt.Sprintf("%.1f MiB", float64(s.RSSBytes)/(1<<20)))
+	}
+	tw.Flush()
+}
+
+func (a *app) logout(ctx context.Context, args []string) error {
+	s, err := a.client.Logout(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(s)
+	}
+	fmt.Fprintf(a.stdout, "%s: logged out\n", s.Client)
+	return nil
+}
+
+func (a *app) stop(ctx context.Context, args []string) error {
+	s, err := a.client.Stop(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(s)
+	}
+	fmt.Fprintf(a.stdout, "%s: %s (the login is kept; `wactl login %s` resumes it)\n", s.Client, s.State, s.Client)
+	return nil
+}
+
+func (a *app) send(ctx context.Context, args []string) error {
+	text := args[2]
+	if text == "-" {
+		b, err := io.ReadAll(io.LimitReader(a.stdin, ctl.MaxTextLen+1))
+		if err != nil {
+			return fmt.Errorf("reading stdin: %w", err)
+		}
+		text = strings.TrimSuffix(string(b), "\n")
+	}
+	r, err := a.client.Send(ctx, ctl.SendParams{Client: args[0], To: args[1], Text: text})
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(r)
+	}
+	fmt.Fprintf(a.stdout, "sent %s at %s\n", r.ID, r.Timestamp.Local().Format(time.RFC3339))
+	return nil
+}
+
+func (a *app) version(ctx context.Context, _ []string) error {
+	v, err := a.client.Version(ctx)
+	if a.json {
+		out := map[string]any{"wactl": version}
+		if err == nil {
+			out["daemon"] = v
+		}
+		if perr := a.printJSON(out); perr != nil {
+			return perr
+		}
+		return err
+	}
+	fmt.Fprintf(a.stdout, "wactl %s\n", version)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "wad %s (%s; backends: %s)\n", v.Version, v.GoVersion, strings.Join(v.Backends, ", "))
+	return nil
+}
+
+func (a *app) watch(ctx context.Context, args []string, kinds string) error {
+	var p ctl.SubscribeParams
+	if len(args) == 1 {
+		p.Clients = []string{args[0]}
+	}
+	if kinds != "" {
+		p.Kinds = strings.Split(kinds, ",")
+	}
+	w, err := a.client.Watch(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.C:
+			if !ok {
+				return errors.New("the daemon closed the connection")
+			}
+			if a.json {
+				b, _ := json.Marshal(ev)
+				fmt.Fprintln(a.stdout, string(b))
+				continue
+			}
+			fmt.Fprintln(a.stdout, formatEvent(ev))
+		}
+	}
+}
+
+// formatEvent renders one event as a line.
+func formatEvent(ev ctl.Event) string {
+	ts := ev.Time.Local().Format("15:04:05")
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s", ts, ev.Client, ev.Kind)
+	switch ev.Kind {
+	case ctl.KindState:
+		if s := ev.Session; s != nil {
+			fmt.Fprintf(&b, " %s", s.State)
+			if d := detail(*s); d != "-" {
+				fmt.Fprintf(&b, " (%s)", d)
+			}
+		}
+	case ctl.KindQR:
+		fmt.Fprintf(&b, " %s", ev.QR)
+	case ctl.KindMessage:
+		if m := ev.Message; m != nil {
+			fmt.Fprintf(&b, " %s from %s in %s", m.ID, m.Sender, m.Chat)
+			switch {
+			case m.Text != "":
+				fmt.Fprintf(&b, ": %q", m.Text)
+			case m.Type != "":
+				fmt.Fprintf(&b, ": [%s]", m.Type)
+				if m.Caption != "" {
+					fmt.Fprintf(&b, " %q", m.Caption)
+				}
+			}
+		}
+	case ctl.KindReceipt:
+		if r := ev.Receipt; r != nil {
+			ids := append([]string(nil), r.IDs...)
+			sort.Strings(ids)
+			fmt.Fprintf(&b, " %s by %s in %s: %s", r.Type, r.Sender, r.Chat, strings.Join(ids, ","))
+		}
+	}
+	if ev.Dropped > 0 {
+		fmt.Fprintf(&b, " [%d earlier events dropped]", ev.Dropped)
+	}
+	return b.String()
+}
+
+// login starts a login and, when wait is set, shows the QR code (redrawn
+// on every rotation) or the pairing code until the session connects,
+// fails, or the timeout passes.
+func (a *app) login(ctx context.Context, p ctl.LoginParams, timeout time.Duration, wait bool) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	var w *ctl.Watcher
+	if wait {
+		// Subscribe first so no QR rotation or state change is missed.
+		var err error
+		w, err = a.client.Watch(ctx, ctl.SubscribeParams{Clients: []string{p.Client}, Kinds: []string{ctl.KindState, ctl.KindQR}})
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+	}
+	s, err := a.client.Login(ctx, p)
+	if err != nil {
+		return err
+	}
+	if !wait {
+		if a.json {
+			return a.printJSON(s)
+		}
+		a.showLogin(*s, "")
+		return nil
+	}
+	shownQR := ""
+	for {
+		if done, err := a.loginStep(*s, &shownQR); done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("%s: not connected after %s (state %s); run `wactl login %s` again", p.Client, timeout, s.State, p.Client)
+			}
+			return ctx.Err()
+		case ev, ok := <-w.C:
+			if !ok {
+				return errors.New("the daemon closed the connection")
+			}
+			if ev.Session != nil {
+				s = ev.Session
+			}
+			if ev.Kind == ctl.KindQR && ev.QR != "" {
+				s.State, s.QR = ctl.StateQR, ev.QR
+			}
+		}
+	}
+}
+
+// loginStep shows s and reports whether the login is over (and how).
+func (a *app) loginStep(s ctl.Session, shownQR *string) (bool, error) {
+	switch s.State {
+	case ctl.StateConnected:
+		if a.json {
+			return true, a.printJSON(s)
+		}
+		who := s.JID
+		if s.PushName != "" {
+			who += " (" + s.PushName + ")"
+		}
+		fmt.Fprintf(a.stdout, "%s: connected as %s\n", s.Client, who)
+		return true, nil
+	case ctl.StateFailed, ctl.StateLoggedOut, ctl.StateStopped:
+		if a.json {
+			_ = a.printJSON(s)
+		}
+		msg := fmt.Sprintf("%s: login ended: %s", s.Client, s.State)
+		if s.Reason != "" {
+			msg += " (" + s.Reason + ")"
+		}
+		if s.Message != "" {
+			msg += ": " + s.Message
+		}
+		return true, errors.New(msg)
+	case ctl.StateQR:
+		if s.QR != "" && s.QR != *shownQR {
+			*shownQR = s.QR
+			if a.json {
+				_ = a.printJSON(s)
+			} else {
+				a.showLogin(s, "")
+			}
+		}
+	case ctl.StatePairing:
+		if s.PairCode != "" && s.PairCode != *shownQR {
+			*shownQR = s.PairCode
+			if a.json {
+				_ = a.printJSON(s)
+			} else {
+				a.showLogin(s, "")
+			}
+		}
+	}
+	return false, nil
+}
+
+func (a *app) showLogin(s ctl.Session, _ string) {
+	switch s.State {
+	case ctl.StateQR:
+		if f, ok := a.stdout.(*os.File); ok && isTerminal(f) {
+			fmt.Fprint(a.stdout, "\033[2J\033[H") // redraw in place
+		}
+		fmt.Fprintf(a.stdout, "%s: scan this QR code with WhatsApp (Settings > Linked devices > Link a device):\n", s.Client)
+		qrterminal.GenerateWithConfig(s.QR, qrterminal.Config{
+			Level:          qrterminal.L,
+			Writer:         a.stdout,
+			HalfBlocks:     true,
+			BlackChar:      qrterminal.BLACK_BLACK,
+			WhiteBlackChar: qrterminal.WHITE_BLACK,
+			WhiteChar:      qrterminal.WHITE_WHITE,
+			BlackWhiteChar: qrterminal.BLACK_WHITE,
+			QuietZone:      2,
+		})
+	case ctl.StatePairing:
+		fmt.Fprintf(a.stdout, "%s: on the phone, open WhatsApp > Linked devices > Link with phone number, and enter: %s\n", s.Client, s.PairCode)
+	default:
+		fmt.Fprintf(a.stdout, "%s: %s %s\n", s.Client, s.State, detail(s))
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

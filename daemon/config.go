@@ -1,0 +1,231 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/wad-project/wad/ctl"
+)
+
+// Config is wad's configuration. The zero value is not usable; start from
+// DefaultConfig or LoadConfig. Every key is documented in
+// contrib/wad.toml.
+type Config struct {
+	// Socket is the control socket path. Ignored when systemd passes a
+	// listener.
+	Socket string `toml:"socket"`
+	// SocketGroup, if set, is the group the socket file is chowned to.
+	SocketGroup string `toml:"socket_group"`
+	// StateDir holds the sessions' data.
+	StateDir string `toml:"state_dir"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+	// ShutdownTimeout bounds stopping every session on SIGTERM.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// MaxRequestBytes bounds one JSON-RPC request line.
+	MaxRequestBytes int `toml:"max_request_bytes"`
+
+	Sessions SessionsConfig `toml:"sessions"`
+	Access   []AccessRule   `toml:"access"`
+}
+
+// SessionsConfig is the [sessions] table.
+type SessionsConfig struct {
+	DefaultBackend string   `toml:"default_backend"`
+	MaxSessions    int      `toml:"max_sessions"`
+	StartTimeout   Duration `toml:"start_timeout"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s").
+type Duration = time.Duration
+
+// Defaults.
+const (
+	DefaultMaxRequestBytes = 1 << 20
+	DefaultShutdownTimeout = 20 * time.Second
+	DefaultStartTimeout    = 2 * time.Minute
+	DefaultBackend         = "whatsmeow"
+)
+
+// DefaultConfig returns the embedded defaults: paths from the environment
+// (systemd's RUNTIME_DIRECTORY/STATE_DIRECTORY first, then the XDG
+// variables, then per-user fallbacks), so `wad` runs as any user with no
+// config file.
+func DefaultConfig() Config {
+	return Config{
+		Socket:          defaultSocket(),
+		StateDir:        defaultStateDir(),
+		LogLevel:        "info",
+		ShutdownTimeout: DefaultShutdownTimeout,
+		MaxRequestBytes: DefaultMaxRequestBytes,
+		Sessions: SessionsConfig{
+			DefaultBackend: DefaultBackend,
+			StartTimeout:   DefaultStartTimeout,
+		},
+	}
+}
+
+// firstDir returns the first entry of a systemd directory variable (they
+// are colon-separated lists).
+func firstDir(env string) string {
+	v, _, _ := strings.Cut(os.Getenv(env), ":")
+	if filepath.IsAbs(v) {
+		return v
+	}
+	return ""
+}
+
+func defaultSocket() string {
+	if d := firstDir("RUNTIME_DIRECTORY"); d != "" {
+		return filepath.Join(d, "wad.sock")
+	}
+	return ctl.UserSocket()
+}
+
+func defaultStateDir() string {
+	if d := firstDir("STATE_DIRECTORY"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "wad")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "wad")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("wad-%d", os.Getuid()), "state")
+}
+
+// LoadConfig reads a TOML file over the defaults. Unknown keys are errors
+// that name the key and its line; so are bad values (see Validate).
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path == "" {
+		return cfg, cfg.Validate()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	if err := cfg.decode(path, data); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func (c *Config) decode(path string, data []byte) error {
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var msgs []string
+		for _, k := range und {
+			msgs = append(msgs, fmt.Sprintf("%s:%d: unknown key %q", path, keyLine(data, k), k.String()))
+		}
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	return nil
+}
+
+// keyLine finds the line that defines key k: the line of its last
+// component inside the table that holds it. It returns 0 if not found.
+func keyLine(data []byte, k toml.Key) int {
+	if len(k) == 0 {
+		return 0
+	}
+	table := strings.Join(k[:len(k)-1], ".")
+	last := k[len(k)-1]
+	cur := ""
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			name := strings.Trim(line, "[] \t")
+			if i := strings.Index(name, "#"); i >= 0 {
+				name = strings.TrimSpace(strings.Trim(name[:i], "[] \t"))
+			}
+			cur = name
+			if cur == strings.Join(k, ".") {
+				return n // an unknown table
+			}
+			continue
+		}
+		if cur != table && !strings.HasPrefix(line, last) {
+			continue
+		}
+		name, _, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		name = strings.Trim(strings.TrimSpace(name), `"'`)
+		if cur == table && name == last {
+			return n
+		}
+		if cur == "" && name == strings.Join(k, ".") { // dotted key at top level
+			return n
+		}
+	}
+	return 0
+}
+
+// Validate checks every value and says what is wrong with which key.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Socket == "" {
+		errs = append(errs, errors.New("socket: must not be empty"))
+	} else if !filepath.IsAbs(c.Socket) {
+		errs = append(errs, fmt.Errorf("socket: %q is not an absolute path", c.Socket))
+	} else if len(c.Socket) > ctl.MaxSocketPath {
+		errs = append(errs, fmt.Errorf("socket: %q is %d bytes; Unix sockets allow at most %d", c.Socket, len(c.Socket), ctl.MaxSocketPath))
+	}
+	if c.StateDir == "" || !filepath.IsAbs(c.StateDir) {
+		errs = append(errs, fmt.Errorf("state_dir: %q is not an absolute path", c.StateDir))
+	} else if filepath.Clean(c.StateDir) == "/" {
+		errs = append(errs, errors.New("state_dir: must not be /"))
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("shutdown_timeout: must be positive"))
+	}
+	if c.MaxRequestBytes < 4096 {
+		errs = append(errs, fmt.Errorf("max_request_bytes: %d is too small (minimum 4096)", c.MaxRequestBytes))
+	}
+	if c.Sessions.MaxSessions < 0 {
+		errs = append(errs, errors.New("sessions.max_sessions: must be 0 (no limit) or more"))
+	}
+	if c.Sessions.StartTimeout <= 0 {
+		errs = append(errs, errors.New("sessions.start_timeout: must be positive"))
+	}
+	if !knownBackend(c.Sessions.DefaultBackend) {
+		errs = append(errs, fmt.Errorf("sessions.default_backend: unknown backend %q (known: %s)", c.Sessions.DefaultBackend, strings.Join(BackendNames, ", ")))
+	}
+	for i := range c.Access {
+		if err := c.Access[i].compile(); err != nil {
+			errs = append(errs, fmt.Errorf("access[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseLevel turns a log_level value into a slog level.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log_level: %q is not one of debug, info, warn, error", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,204 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/creachadair/jrpc2"
+	"github.com/creachadair/jrpc2/handler"
+
+	"github.com/wad-project/wad/sessions"
+)
+
+// Options configure a Daemon.
+type Options struct {
+	Config  Config
+	Log     *slog.Logger
+	Version string
+	// Backends replaces the configured backends (tests).
+	Backends []sessions.Backend
+	// Notify receives systemd notification states ("READY=1", ...);
+	// nil sends them to systemd when NOTIFY_SOCKET is set.
+	Notify func(state string)
+}
+
+// Daemon is a running wad: the listener, the registry and the open
+// connections.
+type Daemon struct {
+	log      *slog.Logger
+	version_ string
+	started  time.Time
+	ln       *listener
+	reg      *sessions.Registry
+	table    handler.Map
+	notify   func(string)
+
+	cfg atomic.Pointer[Config]
+	pol atomic.Pointer[accessPolicy]
+
+	mu    sync.Mutex
+	conns map[*jrpc2.Server]struct{}
+	wg    sync.WaitGroup
+}
+
+// New opens the socket and the backends. It does not serve yet.
+func New(ctx context.Context, o Options) (*Daemon, error) {
+	cfg := o.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	ln, err := listen(cfg.Socket, cfg.SocketGroup, log)
+	if err != nil {
+		return nil, err
+	}
+	backends := o.Backends
+	if backends == nil {
+		backends = openBackends(ctx, &cfg, log)
+	}
+	d := &Daemon{
+		log:      log,
+		version_: o.Version,
+		started:  time.Now().UTC(),
+		ln:       ln,
+		notify:   o.Notify,
+		conns:    make(map[*jrpc2.Server]struct{}),
+		reg: sessions.New(sessions.Config{
+			StateDir:       cfg.StateDir,
+			DefaultBackend: cfg.Sessions.DefaultBackend,
+			MaxSessions:    cfg.Sessions.MaxSessions,
+			StartTimeout:   cfg.Sessions.StartTimeout,
+			Log:            log,
+		}, backends...),
+	}
+	if d.notify == nil {
+		d.notify = sdNotify(log)
+	}
+	d.cfg.Store(&cfg)
+	d.pol.Store(newAccessPolicy(cfg.Access))
+	d.table = d.methods()
+	return d, nil
+}
+
+func (d *Daemon) config() *Config              { return d.cfg.Load() }
+func (d *Daemon) policy() *accessPolicy        { return d.pol.Load() }
+func (d *Daemon) Registry() *sessions.Registry { return d.reg }
+
+// SocketPath returns the path the daemon listens on.
+func (d *Daemon) SocketPath() string { return d.ln.Path }
+
+// Serve accepts connections until ctx ends, then shuts down: it stops
+// accepting, stops every session (bounded by shutdown_timeout), closes the
+// connections and returns nil on a clean stop.
+func (d *Daemon) Serve(ctx context.Context) error {
+	acceptErr := make(chan error, 1)
+	go func() { acceptErr <- d.accept() }()
+	d.log.Info("wad is serving", "socket", d.ln.Path, "state_dir", d.config().StateDir, "version", d.version_)
+	d.notify("READY=1\nSTATUS=" + d.statusLine())
+	go d.watchdog(ctx)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-acceptErr:
+		d.log.Error("accepting connections failed", "err", err)
+	}
+	d.notify("STOPPING=1")
+	return errors.Join(err, d.shutdown())
+}
+
+func (d *Daemon) accept() error {
+	for {
+		c, err := d.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			// EMFILE and friends: back off instead of spinning.
+			d.log.Warn("accept failed", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		d.wg.Go(func() { d.serveConn(c) })
+	}
+}
+
+func (d *Daemon) serveConn(c net.Conn) {
+	defer c.Close()
+	p, err := readPeer(c)
+	if err != nil {
+		d.log.Warn("rejecting connection: cannot read peer credentials", "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := &connState{ctx: ctx}
+	rctx := withPeer(context.WithValue(ctx, connKey{}, cs), p)
+	srv := jrpc2.NewServer(d.table, &jrpc2.ServerOptions{
+		AllowPush:   true,
+		Concurrency: 16,
+		NewContext:  func() context.Context { return rctx },
+	})
+	d.mu.Lock()
+	if d.conns == nil { // shutting down
+		d.mu.Unlock()
+		return
+	}
+	d.conns[srv] = struct{}{}
+	d.mu.Unlock()
+	d.log.Debug("connection opened", "pid", p.PID, "uid", p.UID, "gid", p.GID)
+
+	srv.Start(newLineChannel(c, c, d.config().MaxRequestBytes))
+	err = srv.Wait()
+	cancel()
+	for _, id := range cs.ids() {
+		d.reg.Bus().Unsubscribe(id)
+	}
+	d.mu.Lock()
+	delete(d.conns, srv)
+	d.mu.Unlock()
+	d.log.Debug("connection closed", "pid", p.PID, "uid", p.UID, "err", err)
+}
+
+func (d *Daemon) shutdown() error {
+	d.log.Info("shutting down")
+	lerr := d.ln.Close()
+	if lerr != nil && errors.Is(lerr, net.ErrClosed) {
+		lerr = nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.config().ShutdownTimeout)
+	defer cancel()
+	rerr := d.reg.Close(ctx)
+	if rerr != nil {
+		d.log.Error("stopping sessions", "err", rerr)
+	}
+	d.mu.Lock()
+	conns := d.conns
+	d.conns = nil
+	d.mu.Unlock()
+	for srv := range conns {
+		srv.Stop()
+	}
+	d.wg.Wait()
+	d.log.Info("stopped")
+	// A session that would not stop in time is logged above; the stop
+	// itself still succeeded from systemd's point of view.
+	return lerr
+}

@@ -1,0 +1,104 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// NewLogger returns the daemon's logger: text lines on w at the level
+// held by level (which a reload may change).
+func NewLogger(w io.Writer, level *slog.LevelVar) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// Run runs the daemon in the foreground with the config at path (empty:
+// the embedded defaults) until SIGTERM or SIGINT, and returns nil after a
+// clean shutdown. Signals are hooked before anything slow starts, so a
+// SIGTERM during start-up is never lost. SIGHUP reloads the config.
+func Run(path, version string, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	level := new(slog.LevelVar)
+	l, _ := ParseLevel(cfg.LogLevel)
+	level.Set(l)
+	log := NewLogger(stderr, level)
+
+	d, err := New(ctx, Options{Config: cfg, Log: log, Version: version})
+	if err != nil {
+		return err
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				d.Reload(path, level)
+			}
+		}
+	}()
+	return d.Serve(ctx)
+}
+
+// Reload re-reads the config at path and applies what can change while
+// running: log_level, the [[access]] rules and sessions.max_sessions.
+// socket, state_dir, sessions.default_backend and sessions.start_timeout
+// need a restart; a change to them is reported in the log. A
+// config that does not load is reported and the running one kept.
+func (d *Daemon) Reload(path string, level *slog.LevelVar) {
+	d.notify("RELOADING=1\nMONOTONIC_USEC=" + strconv.FormatInt(monotonicUsec(), 10))
+	defer func() { d.notify("READY=1\nSTATUS=" + d.statusLine()) }()
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		d.log.Error("reload failed; keeping the running config", "err", err)
+		return
+	}
+	old := d.config()
+	if level != nil {
+		l, _ := ParseLevel(cfg.LogLevel)
+		level.Set(l)
+	}
+	d.pol.Store(newAccessPolicy(cfg.Access))
+	d.reg.SetMaxSessions(cfg.Sessions.MaxSessions)
+	for _, k := range []struct {
+		name     string
+		old, new string
+	}{
+		{"socket", old.Socket, cfg.Socket},
+		{"state_dir", old.StateDir, cfg.StateDir},
+		{"sessions.default_backend", old.Sessions.DefaultBackend, cfg.Sessions.DefaultBackend},
+		{"sessions.start_timeout", old.Sessions.StartTimeout.String(), cfg.Sessions.StartTimeout.String()},
+	} {
+		if k.old != k.new {
+			d.log.Warn("config change needs a restart to take effect", "key", k.name, "running", k.old, "configured", k.new)
+		}
+	}
+	// Keep the values that need a restart so status reports what runs.
+	cfg.Socket, cfg.StateDir = old.Socket, old.StateDir
+	cfg.Sessions.DefaultBackend, cfg.Sessions.StartTimeout = old.Sessions.DefaultBackend, old.Sessions.StartTimeout
+	d.cfg.Store(&cfg)
+	d.log.Info("config reloaded", "log_level", cfg.LogLevel, "max_sessions", cfg.Sessions.MaxSessions, "access_rules", len(cfg.Access))
+}
+
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano() / 1e3
+}
