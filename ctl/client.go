@@ -1,21 +1,22 @@
 package ctl
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"sync"
 	"syscall"
-
-	"github.com/creachadair/jrpc2"
-	"github.com/creachadair/jrpc2/channel"
+	"time"
 )
 
 // Client talks to a running daemon over its Unix socket. The zero value is
 // ready to use: it dials DefaultSocket on the first call. A Client is safe
-// for concurrent use; one connection carries all calls and watches.
+// for concurrent use; one connection carries all calls and watches, and
+// events reach each Watcher in the order the daemon sent them.
 type Client struct {
 	// Socket is the socket path; empty means DefaultSocket().
 	Socket string
@@ -23,7 +24,12 @@ type Client struct {
 	Dial func(ctx context.Context, path string) (net.Conn, error)
 
 	mu      sync.Mutex
-	rpc     *jrpc2.Client
+	conn    net.Conn
+	enc     *json.Encoder
+	wmu     sync.Mutex // serialises writes
+	nextID  uint64
+	calls   map[uint64]chan rpcReply
+	err     error // set once the connection has failed
 	watches map[string]*Watcher
 	pending map[string][]Event // events that beat their subscribe reply
 }
@@ -32,7 +38,7 @@ type Client struct {
 // returns a connected Client.
 func Dial(ctx context.Context, socket string) (*Client, error) {
 	c := &Client{Socket: socket}
-	if _, err := c.conn(ctx); err != nil {
+	if err := c.connect(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -51,11 +57,35 @@ func (e *NotRunningError) Error() string {
 
 func (e *NotRunningError) Unwrap() error { return e.Err }
 
-func (c *Client) conn(ctx context.Context) (*jrpc2.Client, error) {
+// ErrClosed is returned by calls on a Client whose connection is gone.
+var ErrClosed = errors.New("connection to wad closed")
+
+type rpcReply struct {
+	Result json.RawMessage
+	Error  *Error
+}
+
+// wire is any message on the socket, in either direction.
+type wire struct {
+	JSONRPC string           `json:"jsonrpc"`
+	ID      *json.RawMessage `json:"id,omitempty"`
+	Method  string           `json:"method,omitempty"`
+	Params  any              `json:"params,omitempty"`
+	Result  json.RawMessage  `json:"result,omitempty"`
+	Error   *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error,omitempty"`
+}
+
+func (c *Client) connect(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.rpc != nil {
-		return c.rpc, nil
+	if c.conn != nil {
+		return nil
+	}
+	if c.err != nil {
+		return c.err
 	}
 	path := c.Socket
 	if path == "" {
@@ -72,61 +102,145 @@ func (c *Client) conn(ctx context.Context) (*jrpc2.Client, error) {
 	nc, err := dial(ctx, path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, &NotRunningError{Socket: path, Err: err}
+			return &NotRunningError{Socket: path, Err: err}
 		}
 		if errors.Is(err, fs.ErrPermission) {
-			return nil, fmt.Errorf("permission denied on %s: ask your administrator to add you to group wad (%w)", path, err)
+			return fmt.Errorf("permission denied on %s: ask your administrator to add you to group wad (%w)", path, err)
 		}
-		return nil, fmt.Errorf("connecting to wad at %s: %w", path, err)
+		return fmt.Errorf("connecting to wad at %s: %w", path, err)
 	}
-	c.rpc = jrpc2.NewClient(channel.Line(nc, nc), &jrpc2.ClientOptions{
-		OnNotify: c.onNotify,
-		OnStop: func(*jrpc2.Client, error) {
-			c.mu.Lock()
-			ws := c.watches
-			c.watches = nil
-			c.mu.Unlock()
-			for _, w := range ws {
-				w.close()
+	c.conn = nc
+	c.enc = json.NewEncoder(nc)
+	c.calls = make(map[uint64]chan rpcReply)
+	go c.read(nc)
+	return nil
+}
+
+// read dispatches replies to their calls and events to their watchers,
+// in arrival order, until the connection ends.
+func (c *Client) read(nc net.Conn) {
+	sc := bufio.NewScanner(nc)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	for sc.Scan() {
+		var m wire
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		if m.Method != "" {
+			if m.Method == NotifyEvent {
+				var n struct {
+					Params Event `json:"params"`
+				}
+				if json.Unmarshal(sc.Bytes(), &n) == nil {
+					c.onEvent(n.Params)
+				}
 			}
-		},
-	})
-	return c.rpc, nil
+			continue
+		}
+		var id uint64
+		if m.ID == nil || json.Unmarshal(*m.ID, &id) != nil {
+			continue // e.g. an error for a line the daemon could not parse
+		}
+		r := rpcReply{Result: m.Result}
+		if m.Error != nil {
+			r.Error = &Error{Code: m.Error.Code, Message: m.Error.Message}
+		}
+		c.mu.Lock()
+		ch := c.calls[id]
+		delete(c.calls, id)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- r
+		}
+	}
+	c.fail(ErrClosed)
+}
+
+// fail ends every call and watch with err.
+func (c *Client) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	calls, ws := c.calls, c.watches
+	c.calls, c.watches = nil, nil
+	c.mu.Unlock()
+	for _, ch := range calls {
+		ch <- rpcReply{Error: &Error{Code: CodeInternal, Message: err.Error()}}
+	}
+	for _, w := range ws {
+		w.close()
+	}
 }
 
 // Close closes the connection; watches end.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	rpc := c.rpc
+	nc := c.conn
+	if c.err == nil {
+		c.err = ErrClosed
+	}
 	c.mu.Unlock()
-	if rpc == nil {
+	if nc == nil {
 		return nil
 	}
-	return rpc.Close()
+	return nc.Close()
 }
 
 // Call invokes method with params and decodes its result into result
 // (which may be nil). Error replies come back as *Error.
 func (c *Client) Call(ctx context.Context, method string, params, result any) error {
-	rpc, err := c.conn(ctx)
-	if err != nil {
+	if err := c.connect(ctx); err != nil {
 		return err
 	}
 	if params == nil {
 		params = Empty{}
 	}
-	rsp, err := rpc.Call(ctx, method, params)
+	ch := make(chan rpcReply, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return c.err
+	}
+	c.nextID++
+	id := c.nextID
+	c.calls[id] = ch
+	enc, nc := c.enc, c.conn
+	c.mu.Unlock()
+
+	raw := json.RawMessage(fmt.Sprint(id))
+	c.wmu.Lock()
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetWriteDeadline(dl)
+	} else {
+		nc.SetWriteDeadline(time.Time{})
+	}
+	err := enc.Encode(wire{JSONRPC: "2.0", ID: &raw, Method: method, Params: params})
+	c.wmu.Unlock()
 	if err != nil {
-		var je *jrpc2.Error
-		if errors.As(err, &je) {
-			return &Error{Code: int(je.Code), Message: je.Message}
+		c.mu.Lock()
+		delete(c.calls, id)
+		c.mu.Unlock()
+		return fmt.Errorf("sending %s: %w", method, err)
+	}
+	select {
+	case r := <-ch:
+		if r.Error != nil {
+			return r.Error
 		}
-		return err
-	}
-	if result == nil {
+		if result == nil {
+			return nil
+		}
+		if err := json.Unmarshal(r.Result, result); err != nil {
+			return fmt.Errorf("decoding %s result: %w", method, err)
+		}
 		return nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.calls, id)
+		c.mu.Unlock()
+		return ctx.Err()
 	}
-	return rsp.UnmarshalResult(result)
 }
 
 // Version returns the daemon's version.
@@ -232,7 +346,7 @@ const watchBuffer = 1024
 
 // Watch subscribes to events (empty params: every client, every kind).
 func (c *Client) Watch(ctx context.Context, p SubscribeParams) (*Watcher, error) {
-	if _, err := c.conn(ctx); err != nil {
+	if err := c.connect(ctx); err != nil {
 		return nil, err
 	}
 	ch := make(chan Event, watchBuffer)
@@ -249,12 +363,13 @@ func (c *Client) Watch(ctx context.Context, p SubscribeParams) (*Watcher, error)
 		c.watches = make(map[string]*Watcher)
 	}
 	c.watches[w.ID] = w
-	pending := c.pending[w.ID]
-	delete(c.pending, w.ID)
-	c.mu.Unlock()
-	for _, ev := range pending {
+	// Deliver the parked events under the lock, so none that arrives now
+	// can overtake them.
+	for _, ev := range c.pending[w.ID] {
 		w.deliver(ev)
 	}
+	delete(c.pending, w.ID)
+	c.mu.Unlock()
 	return w, nil
 }
 
@@ -271,17 +386,10 @@ func (w *Watcher) deliver(ev Event) {
 	}
 }
 
-func (c *Client) onNotify(req *jrpc2.Request) {
-	if req.Method() != NotifyEvent {
-		return
-	}
-	var ev Event
-	if err := req.UnmarshalParams(&ev); err != nil {
-		return
-	}
+func (c *Client) onEvent(ev Event) {
 	c.mu.Lock()
 	w := c.watches[ev.Subscription]
-	if w == nil {
+	if w == nil && c.err == nil {
 		// The reply to events.subscribe may still be on its way.
 		if c.pending == nil {
 			c.pending = make(map[string][]Event)

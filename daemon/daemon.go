@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/creachadair/jrpc2"
-	"github.com/creachadair/jrpc2/handler"
 
 	"github.com/wad-project/wad/sessions"
 )
@@ -37,14 +36,14 @@ type Daemon struct {
 	started  time.Time
 	ln       *listener
 	reg      *sessions.Registry
-	table    handler.Map
+	table    table
 	notify   func(string)
 
 	cfg atomic.Pointer[Config]
 	pol atomic.Pointer[accessPolicy]
 
 	mu    sync.Mutex
-	conns map[*jrpc2.Server]struct{}
+	conns map[*jrpc2.Server]net.Conn
 	wg    sync.WaitGroup
 }
 
@@ -75,7 +74,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		started:  time.Now().UTC(),
 		ln:       ln,
 		notify:   o.Notify,
-		conns:    make(map[*jrpc2.Server]struct{}),
+		conns:    make(map[*jrpc2.Server]net.Conn),
 		reg: sessions.New(sessions.Config{
 			StateDir:       cfg.StateDir,
 			DefaultBackend: cfg.Sessions.DefaultBackend,
@@ -161,7 +160,7 @@ func (d *Daemon) serveConn(c net.Conn) {
 		d.mu.Unlock()
 		return
 	}
-	d.conns[srv] = struct{}{}
+	d.conns[srv] = c
 	d.mu.Unlock()
 	d.log.Debug("connection opened", "pid", p.PID, "uid", p.UID, "gid", p.GID)
 
@@ -193,7 +192,10 @@ func (d *Daemon) shutdown() error {
 	conns := d.conns
 	d.conns = nil
 	d.mu.Unlock()
-	for srv := range conns {
+	for srv, c := range conns {
+		// Close the socket first: a write blocked on a peer that does not
+		// read holds the server's lock, and Stop would wait for it.
+		c.Close()
 		srv.Stop()
 	}
 	d.wg.Wait()

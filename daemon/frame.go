@@ -56,7 +56,7 @@ func (c *lineChannel) Send(msg []byte) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, err := c.wc.Write(append(msg, '\n'))
+	err := c.writeLocked(msg)
 	if isReply(msg) && c.pending > 0 {
 		c.pending--
 		select {
@@ -70,6 +70,18 @@ func (c *lineChannel) Send(msg []byte) error {
 func (c *lineChannel) write(msg []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.writeLocked(msg)
+}
+
+// writeTimeout is how long a peer may leave a write unread. jrpc2 holds
+// its server lock while it writes, so a peer that stops reading would
+// otherwise stall its own connection for good; past this it is dropped.
+const writeTimeout = 30 * time.Second
+
+func (c *lineChannel) writeLocked(msg []byte) error {
+	if dc, ok := c.wc.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		dc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	}
 	_, err := c.wc.Write(append(msg, '\n'))
 	return err
 }
@@ -121,6 +133,41 @@ func needsReply(line []byte) bool {
 	return one.ID != nil
 }
 
+// precheck returns an invalid-request reply for a line that is valid JSON
+// but not a request: not an object or array, or an object whose method is
+// not a string. It returns nil for everything jrpc2 should see.
+func precheck(line []byte) []byte {
+	line = bytes.TrimSpace(line)
+	if !json.Valid(line) {
+		return nil // jrpc2 replies with a parse error
+	}
+	invalid := func(id json.RawMessage, msg string) []byte {
+		if len(id) == 0 {
+			id = json.RawMessage("null")
+		}
+		b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id,
+			"error": map[string]any{"code": ctl.CodeInvalidRequest, "message": msg}})
+		return b
+	}
+	switch line[0] {
+	case '[':
+		return nil
+	case '{':
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method json.RawMessage `json:"method"`
+		}
+		if json.Unmarshal(line, &m) != nil {
+			return invalid(nil, "invalid request object")
+		}
+		if len(m.Method) > 0 && m.Method[0] != '"' {
+			return invalid(m.ID, "invalid request: method must be a string")
+		}
+		return nil
+	}
+	return invalid(nil, "invalid request: want a JSON-RPC request object or batch")
+}
+
 // isReply reports whether an outbound message is a response (or batch of
 // responses) rather than a server push.
 func isReply(msg []byte) bool {
@@ -147,6 +194,18 @@ func (c *lineChannel) Recv() ([]byte, error) {
 			continue
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
+			if err != nil {
+				c.drain()
+				return nil, err
+			}
+			continue
+		}
+		if rep := precheck(line); rep != nil {
+			// Valid JSON that is no request: answer here, since jrpc2
+			// would call it a parse error.
+			if serr := c.write(rep); serr != nil {
+				return nil, serr
+			}
 			if err != nil {
 				c.drain()
 				return nil, err

@@ -21,8 +21,8 @@ import (
 // methods returns the method table. Every handler decodes named params
 // strictly, checks the peer's access, and returns either an object or a
 // *ctl.Error; a panic becomes an internal error, never a crash.
-func (d *Daemon) methods() handler.Map {
-	return handler.Map{
+func (d *Daemon) methods() table {
+	return table{
 		ctl.MethodVersion:     method(d, d.version),
 		ctl.MethodStatus:      method(d, d.status),
 		ctl.MethodList:        method(d, d.list),
@@ -35,6 +35,24 @@ func (d *Daemon) methods() handler.Map {
 		ctl.MethodUnsubscribe: method(d, d.unsubscribe),
 	}
 }
+
+// table is the jrpc2 Assigner for the method table. Unknown names get a
+// handler that answers "method not found": jrpc2 v1.3.6 leaves the id of
+// a request it could not assign reserved for the rest of the connection,
+// so a client reusing the id (socat users do) would get "duplicate
+// request ID" forever after one typo.
+type table handler.Map
+
+func (t table) Assign(_ context.Context, name string) jrpc2.Handler {
+	if h := t[name]; h != nil {
+		return h
+	}
+	return func(context.Context, *jrpc2.Request) (any, error) {
+		return nil, &jrpc2.Error{Code: jrpc2.MethodNotFound, Message: "method not found: " + name + " (see wactl help or the README for the methods)"}
+	}
+}
+
+func (t table) Names() []string { return handler.Map(t).Names() }
 
 func method[P, R any](d *Daemon, fn func(context.Context, *peer, P) (R, error)) jrpc2.Handler {
 	return func(ctx context.Context, req *jrpc2.Request) (_ any, err error) {

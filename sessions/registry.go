@@ -395,15 +395,15 @@ func (r *Registry) Logout(ctx context.Context, client string) (ctl.Session, erro
 
 // Send sends text to a recipient (E.164 or JID) from a connected session.
 func (r *Registry) Send(ctx context.Context, client, to, text string) (ctl.SendResult, error) {
-	e, err := r.lookup(client)
-	if err != nil {
-		return ctl.SendResult{}, err
-	}
 	jid, err := ctl.ParseRecipient(to)
 	if err != nil {
 		return ctl.SendResult{}, err
 	}
 	if err := ctl.ValidateText(text); err != nil {
+		return ctl.SendResult{}, err
+	}
+	e, err := r.lookup(client)
+	if err != nil {
 		return ctl.SendResult{}, err
 	}
 	if st := e.sess.Status(); st.State != ctl.StateConnected {

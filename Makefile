@@ -1,0 +1,53 @@
+# wad: run `make help` for the targets.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+BIN      := bin
+FUZZTIME ?= 10s
+PKGS     := ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/wad and bin/wactl (static, no cgo)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/wad ./cmd/wad
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/wactl ./cmd/wactl
+
+.PHONY: run
+run: build ## run the daemon in the foreground on its embedded defaults
+	$(BIN)/wad
+
+.PHONY: deps
+deps: ## install what the tests need from Debian's packages, when missing
+	scripts/ensure-deps.sh
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l . 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+.PHONY: unit
+unit: ## go test -race on every package
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target briefly (FUZZTIME, default 10s each)
+	$(GO) test -run '^$$' -fuzz '^FuzzClientID$$' -fuzztime $(FUZZTIME) ./ctl
+	$(GO) test -run '^$$' -fuzz '^FuzzRecipient$$' -fuzztime $(FUZZTIME) ./ctl
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./daemon
+
+.PHONY: test
+test: deps lint unit fuzz ## everything: deps, gofmt, vet, race tests, fuzzing
+
+.PHONY: bench
+bench: ## benchmarks (performance targets live here, not in tests)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf $(BIN) dist

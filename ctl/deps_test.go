@@ -1,0 +1,38 @@
+package ctl_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestClientDoesNotLinkTheDaemon keeps wactl and Go apps small: neither ctl
+// nor cmd/wactl may depend on the daemon, the registry, or a backend's
+// libraries (Chromium driver, whatsmeow, SQLite).
+func TestClientDoesNotLinkTheDaemon(t *testing.T) {
+	forbidden := []string{
+		"github.com/wad-project/wad/daemon",
+		"github.com/wad-project/wad/sessions",
+		"github.com/wad-project/wad/reaper",
+		"github.com/chromedp/",
+		"go.mau.fi/whatsmeow",
+		"modernc.org/sqlite",
+	}
+	for _, pkg := range []string{"github.com/wad-project/wad/ctl", "github.com/wad-project/wad/cmd/wactl"} {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		deps := strings.Fields(string(out))
+		if len(deps) < 10 {
+			t.Fatalf("go list -deps %s listed only %d packages; the check would prove nothing", pkg, len(deps))
+		}
+		for _, d := range deps {
+			for _, f := range forbidden {
+				if strings.HasPrefix(d, f) {
+					t.Errorf("%s depends on %s", pkg, d)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs, from Debian's packages, what `make test` needs and this machine
+# lacks. Does nothing when everything is there.
+set -eu
+
+need=""
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v socat >/dev/null 2>&1 || need="$need socat"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
+command -v gcc >/dev/null 2>&1 || need="$need gcc" # go test -race needs cgo
+
+if [ -z "$need" ]; then
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "missing:$need; install them (apt-get install$need) or run make test as root" >&2
+	exit 1
+fi
+echo "installing:$need"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $need

@@ -1,0 +1,279 @@
+package sessions_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/sessions"
+	"github.com/wad-project/wad/sessions/sessiontest"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newRegistry(t *testing.T, b *sessiontest.Backend, max int) (*sessions.Registry, *syncBuf) {
+	t.Helper()
+	logs := &syncBuf{}
+	r := sessions.New(sessions.Config{
+		StateDir: t.TempDir(), DefaultBackend: b.Name(), MaxSessions: max,
+		StartTimeout: 10 * time.Second, Log: slog.New(slog.NewTextHandler(logs, nil)),
+	}, b)
+	t.Cleanup(func() { r.Close(context.Background()) })
+	return r, logs
+}
+
+func TestLoginConcurrentSameClientCreatesOnce(t *testing.T) {
+	b := &sessiontest.Backend{CreateDelay: 100 * time.Millisecond, StartDelay: 50 * time.Millisecond}
+	r, logs := newRegistry(t, b, 0)
+	const callers = 50
+	var wg sync.WaitGroup
+	qrs := make([]string, callers)
+	errs := make([]error, callers)
+	for i := range callers {
+		wg.Go(func() {
+			s, err := r.Login(context.Background(), "sales", sessions.LoginOptions{})
+			qrs[i], errs[i] = s.QR, err
+		})
+	}
+	wg.Wait()
+	for i := range callers {
+		if errs[i] != nil {
+			t.Fatalf("caller %d: %v", i, errs[i])
+		}
+		if qrs[i] != qrs[0] || qrs[i] == "" {
+			t.Fatalf("callers saw different sessions: %q vs %q", qrs[i], qrs[0])
+		}
+	}
+	if n := b.Creations.Load(); n != 1 {
+		t.Errorf("%d creations for one client, want 1", n)
+	}
+	if n := b.Starts.Load(); n != 1 {
+		t.Errorf("%d starts for one client, want 1", n)
+	}
+	out := logs.String()
+	if c := strings.Count(out, "New session created for clientId sales"); c != 1 {
+		t.Errorf("creation logged %d times, want once:\n%s", c, out)
+	}
+	if !strings.Contains(out, "Session creation already in progress") {
+		t.Errorf("waiters were not logged:\n%s", out)
+	}
+}
+
+func TestSlowCreationDoesNotBlockOtherClients(t *testing.T) {
+	b := &sessiontest.Backend{}
+	slow := &sessiontest.Backend{BackendName: "chromedp", CreateDelay: 5 * time.Second}
+	r := sessions.New(sessions.Config{StateDir: t.TempDir(), DefaultBackend: "whatsmeow", StartTimeout: 10 * time.Second}, b, slow)
+	defer r.Close(context.Background())
+	go r.Login(context.Background(), "slow", sessions.LoginOptions{Backend: "chromedp"})
+	for slow.Creations.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// While "slow" is being created, other clients are served and the
+	// registry answers.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := r.Login(ctx, "fast", sessions.LoginOptions{}); err != nil {
+		t.Fatalf("login of another client blocked behind a slow creation: %v", err)
+	}
+	if got := len(r.List()); got != 1 {
+		t.Fatalf("List during a creation = %d sessions, want 1", got)
+	}
+	if err := r.Ping(ctx); err != nil {
+		t.Fatalf("registry wedged during a creation: %v", err)
+	}
+}
+
+func TestConcurrentStartOfFailedSessionRestartsOnce(t *testing.T) {
+	var fail sync.Map
+	b := &sessiontest.Backend{StartDelay: 50 * time.Millisecond, StartErr: func(c string) error {
+		if _, ok := fail.Load(c); ok {
+			return ctl.Errorf(ctl.CodeUpstream, "dial: connection refused")
+		}
+		return nil
+	}}
+	r, _ := newRegistry(t, b, 0)
+	fail.Store("sales", true)
+	_, err := r.Login(context.Background(), "sales", sessions.LoginOptions{})
+	if !errors.Is(err, ctl.ErrUpstream) {
+		t.Fatalf("first login: %v, want upstream error", err)
+	}
+	if s, _ := r.Get("sales"); s.State != ctl.StateFailed || s.Reason != ctl.ReasonNetwork {
+		t.Fatalf("after a failed start: %+v", s)
+	}
+	fail.Delete("sales")
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Go(func() {
+			if _, err := r.Login(context.Background(), "sales", sessions.LoginOptions{}); err != nil {
+				t.Errorf("retry login: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := b.Starts.Load(); n != 2 {
+		t.Errorf("%d starts, want 2 (the failed one and one shared retry)", n)
+	}
+	if n := b.Creations.Load(); n != 1 {
+		t.Errorf("%d creations, want 1", n)
+	}
+}
+
+func TestMaxSessionsIsEnforcedAndFreedByStop(t *testing.T) {
+	b := &sessiontest.Backend{}
+	r, _ := newRegistry(t, b, 2)
+	ctx := context.Background()
+	for _, c := range []string{"a", "b"} {
+		if _, err := r.Login(ctx, c, sessions.LoginOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Login(ctx, "c", sessions.LoginOptions{}); !errors.Is(err, ctl.ErrLimit) {
+		t.Fatalf("third session: %v, want limit reached", err)
+	}
+	if _, err := r.Stop(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Login(ctx, "c", sessions.LoginOptions{}); err != nil {
+		t.Fatalf("a stopped session must free its slot: %v", err)
+	}
+	if _, err := r.Login(ctx, "a", sessions.LoginOptions{}); !errors.Is(err, ctl.ErrLimit) {
+		t.Fatalf("restarting a stopped session over the limit: %v, want limit reached", err)
+	}
+}
+
+func TestLogoutRemovesSessionAndLoginCreatesAfresh(t *testing.T) {
+	b := &sessiontest.Backend{}
+	r, _ := newRegistry(t, b, 0)
+	ctx := context.Background()
+	if _, err := r.Login(ctx, "sales", sessions.LoginOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.Logout(ctx, "sales")
+	if err != nil || s.State != ctl.StateLoggedOut {
+		t.Fatalf("logout: %+v, %v", s, err)
+	}
+	if _, err := r.Get("sales"); !errors.Is(err, ctl.ErrNotFound) {
+		t.Fatalf("after logout, Get = %v, want not found", err)
+	}
+	if _, err := r.Login(ctx, "sales", sessions.LoginOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Creations.Load(); n != 2 {
+		t.Fatalf("%d creations, want 2", n)
+	}
+}
+
+func TestLoginValidatesBeforeCreating(t *testing.T) {
+	b := &sessiontest.Backend{}
+	r, _ := newRegistry(t, b, 0)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		client string
+		opts   sessions.LoginOptions
+	}{
+		{"../x", sessions.LoginOptions{}},
+		{"ok", sessions.LoginOptions{Phone: "12345"}},
+		{"ok", sessions.LoginOptions{Backend: "nope"}},
+	} {
+		if _, err := r.Login(ctx, tc.client, tc.opts); !errors.Is(err, ctl.ErrInvalidParams) {
+			t.Errorf("Login(%q, %+v) = %v, want invalid params", tc.client, tc.opts, err)
+		}
+	}
+	if n := b.Creations.Load(); n != 0 {
+		t.Fatalf("invalid logins created %d sessions", n)
+	}
+}
+
+func TestUnavailableBackendFailsWithItsName(t *testing.T) {
+	r := sessions.New(sessions.Config{DefaultBackend: "chromedp"}, sessions.Unavailable("chromedp", "no Chromium at /usr/bin/chromium"))
+	_, err := r.Login(context.Background(), "x", sessions.LoginOptions{})
+	if !errors.Is(err, ctl.ErrUnavailable) || !strings.Contains(err.Error(), "chromedp") || !strings.Contains(err.Error(), "/usr/bin/chromium") {
+		t.Fatalf("got %v", err)
+	}
+	if len(r.List()) != 0 {
+		t.Fatal("a failed creation left a session behind")
+	}
+}
+
+func TestStartTimeoutFailsTheSession(t *testing.T) {
+	b := &sessiontest.Backend{StartDelay: time.Hour}
+	r := sessions.New(sessions.Config{DefaultBackend: "whatsmeow", StartTimeout: 100 * time.Millisecond}, b)
+	defer r.Close(context.Background())
+	_, err := r.Login(context.Background(), "x", sessions.LoginOptions{})
+	if !errors.Is(err, ctl.ErrTimeout) {
+		t.Fatalf("got %v, want timeout", err)
+	}
+	if s, _ := r.Get("x"); s.State != ctl.StateFailed || s.Reason != ctl.ReasonStartTimeout {
+		t.Fatalf("state after a start timeout: %+v", s)
+	}
+}
+
+func TestSendChecksReadinessAndInput(t *testing.T) {
+	b := &sessiontest.Backend{}
+	r, _ := newRegistry(t, b, 0)
+	ctx := context.Background()
+	if _, err := r.Send(ctx, "nobody", "+4915112345678", "hi"); !errors.Is(err, ctl.ErrNotFound) {
+		t.Fatalf("send without session: %v", err)
+	}
+	r.Login(ctx, "sales", sessions.LoginOptions{})
+	if _, err := r.Send(ctx, "sales", "+4915112345678", "hi"); !errors.Is(err, ctl.ErrNotReady) {
+		t.Fatalf("send from a QR-state session: %v, want not ready", err)
+	}
+	b.Session("sales").St.Set(ctl.StateConnected, "", "")
+	if _, err := r.Send(ctx, "sales", "nonsense", "hi"); !errors.Is(err, ctl.ErrInvalidParams) {
+		t.Fatalf("bad recipient: %v", err)
+	}
+	if _, err := r.Send(ctx, "sales", "+4915112345678", " "); !errors.Is(err, ctl.ErrInvalidParams) {
+		t.Fatalf("empty text: %v", err)
+	}
+	long := strings.Repeat("long text ", 5000)
+	if _, err := r.Send(ctx, "sales", "+4915112345678", long); err != nil {
+		t.Fatal(err)
+	}
+	sent := b.Session("sales").Sent
+	if len(sent) != 1 || sent[0].To != "4915112345678@s.whatsapp.net" || sent[0].Text != long {
+		t.Fatalf("sent %+v", sent)
+	}
+}
+
+func TestCloseStopsEverySessionAndRefusesLogins(t *testing.T) {
+	b := &sessiontest.Backend{}
+	r := sessions.New(sessions.Config{DefaultBackend: "whatsmeow"}, b)
+	ctx := context.Background()
+	for i := range 5 {
+		r.Login(ctx, fmt.Sprint("c", i), sessions.LoginOptions{})
+	}
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.List() {
+		if s.State != ctl.StateStopped {
+			t.Errorf("%s is %s after Close", s.Client, s.State)
+		}
+	}
+	if _, err := r.Login(ctx, "late", sessions.LoginOptions{}); !errors.Is(err, ctl.ErrUnavailable) {
+		t.Fatalf("login after Close: %v", err)
+	}
+}
