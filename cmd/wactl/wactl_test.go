@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/daemon/daemontest"
+	"github.com/wad-project/wad/sessions"
+	"github.com/wad-project/wad/sessions/sessiontest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// wactl runs one command line against socket and returns exit code,
+// stdout and stderr.
+func wactl(t *testing.T, socket, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := run(ctx, append([]string{"--socket", socket}, args...), strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+var (
+	timeRe = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
+	pidRe  = regexp.MustCompile(`pid \d+, up \d+s, socket \S+`)
+)
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	got = pidRe.ReplaceAllString(timeRe.ReplaceAllString(got, "YYYY-MM-DD hh:mm:ss"), "pid PID, up UPTIME, socket SOCKET")
+	p := filepath.Join("testdata", name+".golden")
+	if *update {
+		os.WriteFile(p, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("output differs from %s:\n--- got\n%s--- want\n%s", p, got, want)
+	}
+}
+
+func TestStatusTableAndJSON(t *testing.T) {
+	b := &sessiontest.Backend{}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
+	code, out, _ := wactl(t, d.Socket, "", "status")
+	if code != 0 || !strings.Contains(out, "no sessions") {
+		t.Fatalf("empty status: %d %q", code, out)
+	}
+	for _, c := range []string{"sales", "support", "zz-ops"} {
+		if _, err := d.Client.Login(context.Background(), ctl.LoginParams{Client: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Session("support").St.Update(func(s *ctl.Session) {
+		s.State, s.JID, s.PushName = ctl.StateConnected, "4915112345678@s.whatsapp.net", "Support Desk"
+	})
+	d.Client.Stop(context.Background(), "zz-ops")
+
+	code, out, errs := wactl(t, d.Socket, "", "status")
+	if code != 0 {
+		t.Fatalf("status: %d %s", code, errs)
+	}
+	golden(t, "status", out)
+
+	code, out, _ = wactl(t, d.Socket, "", "--json", "status")
+	var js struct {
+		Version  string        `json:"version"`
+		Sessions int           `json:"sessions"`
+		List     []ctl.Session `json:"session_list"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &js) != nil || js.Sessions != 3 || len(js.List) != 3 || js.List[1].PushName != "Support Desk" {
+		t.Fatalf("--json status: %d %q", code, out)
+	}
+	code, out, _ = wactl(t, d.Socket, "", "status", "support", "--json")
+	var s ctl.Session
+	if code != 0 || json.Unmarshal([]byte(out), &s) != nil || s.State != ctl.StateConnected {
+		t.Fatalf("status support --json: %d %q", code, out)
+	}
+	code, out, _ = wactl(t, d.Socket, "", "status", "support")
+	golden(t, "status-support", out)
+}
+
+func TestSendStopLogoutAndErrors(t *testing.T) {
+	b := &sessiontest.Backend{Connect: true}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
+	code, out, errs := wactl(t, d.Socket, "", "login", "sales")
+	if code != 0 || !strings.Contains(out, "sales: connected as 4915100000000@s.whatsapp.net (Test sales)") {
+		t.Fatalf("login: %d %q %q", code, out, errs)
+	}
+	code, out, _ = wactl(t, d.Socket, "", "send", "sales", "+49 151 12345678", "hello there")
+	if code != 0 || !strings.HasPrefix(out, "sent TEST0001 at ") {
+		t.Fatalf("send: %d %q", code, out)
+	}
+	code, out, _ = wactl(t, d.Socket, "line one\nline two\n", "--json", "send", "sales", "4915112345678@s.whatsapp.net", "-")
+	var r ctl.SendResult
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.ID != "TEST0002" {
+		t.Fatalf("send - : %d %q", code, out)
+	}
+	if got := b.Session("sales").Sent[1].Text; got != "line one\nline two" {
+		t.Fatalf("stdin text = %q", got)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"send", "sales", "bob", "x"}, 1, "invalid recipient"},
+		{[]string{"send", "sales", "+4915112345678", ""}, 1, "text is empty"},
+		{[]string{"status", "nobody"}, 1, "no session for client"},
+		{[]string{"login", "bad/id"}, 1, "invalid client id"},
+		{[]string{"login", "x", "--phone", "0151"}, 1, "invalid phone number"},
+		{[]string{"send", "sales"}, 2, "takes CLIENT TO TEXT"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+	} {
+		code, _, errs := wactl(t, d.Socket, "", tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("wactl %v: exit %d, stderr %q; want %d and %q", tc.args, code, errs, tc.code, tc.msg)
+		}
+	}
+	code, out, _ = wactl(t, d.Socket, "", "stop", "sales")
+	if code != 0 || !strings.Contains(out, "sales: stopped") {
+		t.Fatalf("stop: %d %q", code, out)
+	}
+	code, out, _ = wactl(t, d.Socket, "", "logout", "sales")
+	if code != 0 || out != "sales: logged out\n" {
+		t.Fatalf("logout: %d %q", code, out)
+	}
+}
+
+func TestLoginShowsQRAndWaitsForConnection(t *testing.T) {
+	b := &sessiontest.Backend{}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
+	go func() {
+		for b.Session("sales") == nil || b.Session("sales").Status().State != ctl.StateQR {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		s := b.Session("sales")
+		s.St.Update(func(st *ctl.Session) { st.QR = "2@rotated-qr" })
+		time.Sleep(100 * time.Millisecond)
+		s.St.Update(func(st *ctl.Session) {
+			st.State, st.JID, st.PushName = ctl.StateConnected, "4915112345678@s.whatsapp.net", "Sales"
+		})
+	}()
+	code, out, errs := wactl(t, d.Socket, "", "login", "sales")
+	if code != 0 {
+		t.Fatalf("login: %d %q %q", code, out, errs)
+	}
+	if n := strings.Count(out, "scan this QR code"); n != 2 {
+		t.Fatalf("QR drawn %d times, want 2 (first and rotated):\n%s", n, out)
+	}
+	if !strings.Contains(out, "█") && !strings.Contains(out, "▀") {
+		t.Fatalf("no QR block in output:\n%s", out)
+	}
+	if !strings.HasSuffix(out, "sales: connected as 4915112345678@s.whatsapp.net (Sales)\n") {
+		t.Fatalf("no connected line at the end:\n%s", out)
+	}
+}
+
+func TestLoginFailureAndTimeoutExitNonZero(t *testing.T) {
+	b := &sessiontest.Backend{StartErr: func(string) error { return ctl.Errorf(ctl.CodeUpstream, "dial: connection refused") }}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b, &sessiontest.Backend{BackendName: "chromedp"}}})
+	code, _, errs := wactl(t, d.Socket, "", "login", "sales")
+	if code != 1 || !strings.Contains(errs, "connection refused") {
+		t.Fatalf("failed login: %d %q", code, errs)
+	}
+	code, _, errs = wactl(t, d.Socket, "", "login", "other", "--backend", "chromedp", "--timeout", "300ms")
+	if code != 1 || !strings.Contains(errs, "not connected after 300ms") {
+		t.Fatalf("login timeout: %d %q", code, errs)
+	}
+	code, out, _ := wactl(t, d.Socket, "", "login", "phone", "--backend", "chromedp", "--phone", "+4915112345678", "--no-wait")
+	if code != 0 || !strings.Contains(out, "enter: ABCD-EFGH") {
+		t.Fatalf("phone login: %d %q", code, out)
+	}
+}
+
+func TestWatchPrintsEvents(t *testing.T) {
+	b := &sessiontest.Backend{}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"--socket", d.Socket, "watch", "sales"}, nil, &out, &out) }()
+	for d.Registry.Bus().Len() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	d.Client.Login(context.Background(), ctl.LoginParams{Client: "sales"})
+	b.Session("sales").Emit(ctl.Event{Kind: ctl.KindMessage, Message: &ctl.Message{ID: "M1", Sender: "4915112345678@s.whatsapp.net", Chat: "4915112345678@s.whatsapp.net", Text: "hi there"}})
+	b.Session("sales").Emit(ctl.Event{Kind: ctl.KindMessage, Message: &ctl.Message{ID: "M2", Type: "image", Caption: "look"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), `[image] "look"`) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("watch exit %d", code)
+	}
+	got := out.String()
+	for _, want := range []string{"sales state starting", "sales state qr", "sales qr 2@test-sales-1", `message M1 from 4915112345678@s.whatsapp.net in 4915112345678@s.whatsapp.net: "hi there"`, `[image] "look"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("watch output lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestDaemonNotRunningSaysHowToStartIt(t *testing.T) {
+	code, _, errs := wactl(t, filepath.Join(t.TempDir(), "none.sock"), "", "status")
+	if code != 1 || !strings.Contains(errs, "wad is not running") || !strings.Contains(errs, "systemctl start wad") {
+		t.Fatalf("%d %q", code, errs)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wad-project/wad/ctl"
+)
+
+// TestMain lets the test binary act as wad itself, so the tests below run
+// the real command in a child process and signal it.
+func TestMain(m *testing.M) {
+	if os.Getenv("WAD_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func startWad(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "WAD_TEST_MAIN=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, &out
+}
+
+func TestSIGTERMStopsCleanlyAndRemovesSocket(t *testing.T) {
+	dir, _ := os.MkdirTemp("", "wad")
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "run", "wad.sock")
+	cfg := filepath.Join(dir, "wad.toml")
+	os.WriteFile(cfg, []byte(`socket = "`+sock+`"
+state_dir = "`+filepath.Join(dir, "state")+`"
+[sessions]
+max_sessions = 5
+`), 0o600)
+	cmd, out := startWad(t, "--config", cfg)
+	var c *ctl.Client
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var err error
+		c, err = ctl.Dial(context.Background(), sock)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not come up: %v\n%s", err, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st, err := c.Status(context.Background())
+	if err != nil || st.MaxSessions != 5 || st.PID != cmd.Process.Pid {
+		t.Fatalf("status: %+v, %v", st, err)
+	}
+	// No backend is built yet: a login says which one is missing.
+	_, err = c.Login(context.Background(), ctl.LoginParams{Client: "sales"})
+	if !errors.Is(err, ctl.ErrUnavailable) {
+		t.Fatalf("login: %v", err)
+	}
+	c.Close()
+
+	// A second daemon on the same socket is refused and leaves it alone.
+	second := exec.Command(os.Args[0], "--config", cfg)
+	second.Env = append(os.Environ(), "WAD_TEST_MAIN=1")
+	if b, err := second.CombinedOutput(); err == nil || !strings.Contains(string(b), "already running") {
+		t.Fatalf("second daemon: %v\n%s", err, b)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no exit after SIGTERM\n%s", out)
+	}
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Fatalf("socket left behind: %v", err)
+	}
+}
+
+func TestCheckConfigAndVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run([]string{"version"}, &out, &errb); err != nil || !strings.HasPrefix(out.String(), "wad ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[sessions]\nmax_sesions = 3\n"), 0o600)
+	err := run([]string{"check-config", "--config", bad}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), `bad.toml:2: unknown key "sessions.max_sesions"`) {
+		t.Fatalf("check-config: %v", err)
+	}
+	out.Reset()
+	if err := run([]string{"check-config"}, &out, &errb); err != nil || !strings.Contains(out.String(), "ok") {
+		t.Fatalf("check-config on defaults: %v %q", err, out.String())
+	}
+	if err := run([]string{"bogus"}, &out, &errb); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+}
