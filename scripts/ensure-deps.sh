@@ -8,6 +8,8 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v socat >/dev/null 2>&1 || need="$need socat"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v gcc >/dev/null 2>&1 || need="$need gcc" # go test -race needs cgo
+command -v zsh >/dev/null 2>&1 || need="$need zsh"   # completion syntax checks
+command -v fish >/dev/null 2>&1 || need="$need fish"
 
 if [ -z "$need" ]; then
 	exit 0

@@ -32,6 +32,7 @@ type command struct {
 	name, args, help string
 	flags            func(fs *flag.FlagSet) func(a *app, ctx context.Context, args []string) error
 	nargs            [2]int // min, max (-1: any)
+	hidden           bool   // not in help or completions
 }
 
 var errUsage = errors.New("usage")
@@ -65,6 +66,10 @@ func commands() []command {
 			}},
 		{name: "version", help: "print wactl's and the daemon's versions", nargs: [2]int{0, 0},
 			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).version }},
+		{name: "completion", args: "SHELL", help: "print a completion script for bash, zsh or fish", nargs: [2]int{1, 1},
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).completion }},
+		{name: "__clients", help: "list client ids (for completion)", nargs: [2]int{0, 0}, hidden: true,
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).clients }},
 	}
 }
 
@@ -72,7 +77,9 @@ func (a *app) usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: wactl [--socket PATH] [--json] COMMAND [ARGS]\n\ncommands:\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range commands() {
-		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.help)
+		if !c.hidden {
+			fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.help)
+		}
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nThe socket is --socket, else $WAD_SOCKET, else %s or %s.\nRun `wactl COMMAND --help` for a command's flags.\n", ctl.UserSocket(), ctl.SystemSocket)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -239,4 +241,50 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestCompletionScriptsCoverTheCommandTree(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		code, out, errs := wactl(t, "/nonexistent", "", "completion", sh)
+		if code != 0 {
+			t.Fatalf("completion %s: %d %s", sh, code, errs)
+		}
+		for _, c := range commands() {
+			if !c.hidden && !strings.Contains(out, c.name) {
+				t.Errorf("%s completion lacks %s", sh, c.name)
+			}
+		}
+		if strings.Contains(out, "__clients\"") || strings.Contains(out, "-a __clients") {
+			t.Errorf("%s completion offers the hidden command", sh)
+		}
+		path := filepath.Join(t.TempDir(), "wactl."+sh)
+		os.WriteFile(path, []byte(out), 0o644)
+		check := exec.Command(sh, "-n", path)
+		if b, err := check.CombinedOutput(); err != nil {
+			t.Fatalf("%s -n on the %s completion: %v\n%s", sh, sh, err, b)
+		}
+	}
+	_, script, _ := wactl(t, "/nonexistent", "", "completion", "bash")
+	path := filepath.Join(t.TempDir(), "wactl.bash")
+	os.WriteFile(path, []byte(script), 0o644)
+	for words, want := range map[string]string{
+		"wactl lo":                 "login logout",
+		"wactl login sales --b":    "--backend",
+		"wactl login x --backend ": "whatsmeow chromedp",
+		"wactl --json st":          "status stop",
+	} {
+		w := strings.Fields(words)
+		if strings.HasSuffix(words, " ") {
+			w = append(w, "")
+		}
+		quoted := make([]string, len(w))
+		for i, x := range w {
+			quoted[i] = "'" + x + "'"
+		}
+		cmd := exec.Command("bash", "-c", fmt.Sprintf(`source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _wactl; echo "${COMPREPLY[*]}"`, path, strings.Join(quoted, " "), len(w)-1))
+		b, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(b)) != want {
+			t.Errorf("completing %q: %q, %v; want %q", words, b, err, want)
+		}
+	}
 }
