@@ -12,12 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// NewLogger returns the daemon's logger: text lines on w at the level
-// held by level (which a reload may change).
-func NewLogger(w io.Writer, level *slog.LevelVar) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
 // Run runs the daemon in the foreground with the config at path (empty:
 // the embedded defaults) until SIGTERM or SIGINT, and returns nil after a
 // clean shutdown. Signals are hooked before anything slow starts, so a
