@@ -38,6 +38,8 @@ type Daemon struct {
 	reg      *sessions.Registry
 	table    table
 	notify   func(string)
+	// alive proves the registry is not wedged (watchdog); a test seam.
+	alive func(context.Context) error
 
 	cfg atomic.Pointer[Config]
 	pol atomic.Pointer[accessPolicy]
@@ -86,6 +88,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if d.notify == nil {
 		d.notify = sdNotify(log)
 	}
+	d.alive = d.reg.Ping
 	d.cfg.Store(&cfg)
 	d.pol.Store(newAccessPolicy(cfg.Access))
 	d.table = d.methods()

@@ -70,7 +70,7 @@ func (d *Daemon) watchdog(ctx context.Context) {
 		case <-t.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, period)
-		err := d.reg.Ping(pctx)
+		err := d.alive(pctx)
 		cancel()
 		if err != nil {
 			d.log.Error("registry did not answer; withholding the watchdog ping", "err", err)
