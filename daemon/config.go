@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/sessions/whatsmeow"
 )
 
 // Config is wad's configuration. The zero value is not usable; start from
@@ -33,8 +34,9 @@ type Config struct {
 	// MaxRequestBytes bounds one JSON-RPC request line.
 	MaxRequestBytes int `toml:"max_request_bytes"`
 
-	Sessions SessionsConfig `toml:"sessions"`
-	Access   []AccessRule   `toml:"access"`
+	Sessions  SessionsConfig   `toml:"sessions"`
+	Whatsmeow whatsmeow.Config `toml:"whatsmeow"`
+	Access    []AccessRule     `toml:"access"`
 }
 
 // SessionsConfig is the [sessions] table.
@@ -212,6 +214,9 @@ func (c *Config) Validate() error {
 	}
 	if !knownBackend(c.Sessions.DefaultBackend) {
 		errs = append(errs, fmt.Errorf("sessions.default_backend: unknown backend %q (known: %s)", c.Sessions.DefaultBackend, strings.Join(BackendNames, ", ")))
+	}
+	if err := c.Whatsmeow.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for i := range c.Access {
 		if err := c.Access[i].compile(); err != nil {

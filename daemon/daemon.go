@@ -68,7 +68,10 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	}
 	backends := o.Backends
 	if backends == nil {
-		backends = openBackends(ctx, &cfg, log)
+		if backends, err = openBackends(ctx, &cfg, log); err != nil {
+			ln.Close()
+			return nil, err
+		}
 	}
 	d := &Daemon{
 		log:      log,

@@ -11,7 +11,7 @@ import (
 
 // Status holds one session's reported state and enforces the state
 // machine: a session that has ended (stopped, failed, logged_out) changes
-// only by starting again, so a late event from a dying backend can never
+// only by starting again (or, stopped or failed, by being logged out), so a late event from a dying backend can never
 // bring back a QR code or "connected". Every change of state or reason is
 // published as a state event, every new QR code as a qr event, in the
 // order they happened. Backends embed or hold one.
@@ -57,7 +57,11 @@ func allowed(from, to ctl.State) bool {
 		return true
 	}
 	switch from {
-	case ctl.StateStopped, ctl.StateFailed, ctl.StateLoggedOut:
+	case ctl.StateStopped, ctl.StateFailed:
+		// Start again, or be logged out (session.logout of a stopped
+		// session deletes its login).
+		return to == ctl.StateStarting || to == ctl.StateLoggedOut
+	case ctl.StateLoggedOut:
 		return to == ctl.StateStarting
 	}
 	return true

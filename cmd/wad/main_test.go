@@ -47,6 +47,10 @@ func TestSIGTERMStopsCleanlyAndRemovesSocket(t *testing.T) {
 state_dir = "`+filepath.Join(dir, "state")+`"
 [sessions]
 max_sessions = 5
+[whatsmeow]
+# Everything goes through a proxy on a closed loopback port: the test
+# never reaches WhatsApp.
+proxy = "http://127.0.0.1:9"
 `), 0o600)
 	cmd, out := startWad(t, "--config", cfg)
 	var c *ctl.Client
@@ -66,10 +70,18 @@ max_sessions = 5
 	if err != nil || st.MaxSessions != 5 || st.PID != cmd.Process.Pid {
 		t.Fatalf("status: %+v, %v", st, err)
 	}
-	// No backend is built yet: a login says which one is missing.
+	// The real whatsmeow backend, offline: the login fails cleanly with
+	// a network error and the daemon keeps serving.
 	_, err = c.Login(context.Background(), ctl.LoginParams{Client: "sales"})
+	if !errors.Is(err, ctl.ErrUpstream) {
+		t.Fatalf("offline login: %v\n%s", err, out)
+	}
+	if s, err := c.Session(context.Background(), "sales"); err != nil || s.State != ctl.StateFailed || s.Reason != ctl.ReasonNetwork {
+		t.Fatalf("after an offline login: %+v, %v", s, err)
+	}
+	_, err = c.Login(context.Background(), ctl.LoginParams{Client: "web", Backend: "chromedp"})
 	if !errors.Is(err, ctl.ErrUnavailable) {
-		t.Fatalf("login: %v", err)
+		t.Fatalf("chromedp login: %v", err)
 	}
 	c.Close()
 

@@ -1,0 +1,284 @@
+package whatsmeow
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+
+	"github.com/wad-project/wad/ctl"
+)
+
+// storeTimeout bounds the store writes done from event handlers.
+const storeTimeout = 30 * time.Second
+
+// handleEvent handles one whatsmeow event for the current run, as
+// whatsmeow's event handler does; events arriving while the session is
+// not running are ignored.
+func (s *session) handleEvent(evt any) {
+	if r := s.current(); r != nil {
+		s.handle(r, evt)
+	}
+}
+
+// handle maps a whatsmeow event of run r to the session's state (with a
+// reason code a user can act on) or to a message or receipt event.
+// Events of a run that is no longer current are dropped, so a dying
+// client cannot change the state of its successor.
+func (s *session) handle(r *run, evt any) {
+	if s.current() != r {
+		return
+	}
+	switch e := evt.(type) {
+	case *events.QR:
+		if r.phone == "" && len(e.Codes) > 0 {
+			s.showQR(e.Codes[0])
+		}
+	case *events.QRScannedWithoutMultidevice:
+		s.log.Warn("the QR code was scanned by a phone without multi-device; enable it and scan again")
+	case *events.PairSuccess:
+		s.paired(r, e)
+	case *events.PairError:
+		if s.endRun(r) {
+			s.st.Fail(ctl.ReasonPairingRejected, fmt.Sprintf("pairing with the phone failed: %v", e.Error))
+		}
+	case *events.Connected:
+		jid, name := ownJID(r), r.cli.Store.PushName
+		s.st.Update(func(x *ctl.Session) {
+			x.State, x.Reason, x.Message = ctl.StateConnected, "", ""
+			if jid != "" {
+				x.JID = jid
+			}
+			if name != "" {
+				x.PushName = name
+			}
+		})
+	case *events.PushNameSetting:
+		if name := e.Action.GetName(); name != "" {
+			s.st.Update(func(x *ctl.Session) { x.PushName = name })
+		}
+	case *events.Disconnected:
+		if r.cli.Store.ID == nil {
+			// A login websocket closed before pairing: whatsmeow does
+			// not reconnect those.
+			if s.endRun(r) {
+				s.st.Fail(ctl.ReasonNetwork, "WhatsApp closed the connection before the login finished")
+			}
+			return
+		}
+		s.st.Update(func(x *ctl.Session) {
+			switch x.State {
+			case ctl.StateStarting, ctl.StateConnected, ctl.StateDisconnected:
+				x.State, x.Reason, x.Message = ctl.StateDisconnected, ctl.ReasonConnectionLost, "connection to WhatsApp lost; reconnecting"
+			}
+		})
+	case *events.KeepAliveTimeout:
+		s.st.Update(func(x *ctl.Session) {
+			if x.State == ctl.StateConnected || x.State == ctl.StateDisconnected {
+				x.State, x.Reason = ctl.StateDisconnected, ctl.ReasonConnectionLost
+				x.Message = fmt.Sprintf("WhatsApp missed %d keepalive pings; waiting for the connection to recover", e.ErrorCount)
+			}
+		})
+	case *events.KeepAliveRestored:
+		s.st.Update(func(x *ctl.Session) {
+			if x.State == ctl.StateDisconnected && r.cli.IsLoggedIn() {
+				x.State, x.Reason, x.Message = ctl.StateConnected, "", ""
+			}
+		})
+	case *events.LoggedOut:
+		s.endRun(r)
+		msg := "unlinked from the phone"
+		if e.OnConnect {
+			msg += " (" + e.Reason.String() + ")"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		defer cancel()
+		if _, err := s.b.st.forget(ctx, s.env.Client); err != nil {
+			s.log.Error("deleting the logged-out device failed", "err", err)
+			msg += "; deleting it from the store failed: " + err.Error()
+		}
+		s.st.Set(ctl.StateLoggedOut, ctl.ReasonLoggedOut, msg)
+	case *events.StreamReplaced:
+		if s.endRun(r) {
+			s.st.Fail(ctl.ReasonStreamReplaced, "the same device connected elsewhere (another wad or whatsmeow with a copy of this store?); log in again to take it back")
+		}
+	case *events.ClientOutdated:
+		if s.endRun(r) {
+			s.st.Fail(ctl.ReasonClientOutdated, "WhatsApp refuses this client version; update wad")
+		}
+	case *events.TemporaryBan:
+		if s.endRun(r) {
+			s.st.Fail(ctl.ReasonTemporarilyBanned, e.String())
+		}
+	case *events.ConnectFailure:
+		if s.endRun(r) {
+			msg := "WhatsApp refused the connection: " + e.Reason.String()
+			if e.Message != "" {
+				msg += " (" + e.Message + ")"
+			}
+			s.st.Fail(ctl.ReasonBackendError, msg)
+		}
+	case *events.StreamError:
+		s.log.Warn("unknown stream error from WhatsApp", "code", e.Code)
+	case *events.Message:
+		if m := convertMessage(e); m != nil {
+			s.env.Publish(ctl.Event{Kind: ctl.KindMessage, Message: m, Time: time.Now().UTC()})
+		}
+	case *events.Receipt:
+		s.env.Publish(ctl.Event{Kind: ctl.KindReceipt, Receipt: convertReceipt(e), Time: time.Now().UTC()})
+	}
+}
+
+// paired records the new device of client after the phone scanned the
+// code (whatsmeow has saved the device row by now) and waits for the
+// reconnect that follows.
+func (s *session) paired(r *run, e *events.PairSuccess) {
+	dev := e.ID
+	if id := r.cli.Store.ID; id != nil {
+		dev = *id
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := s.b.st.remember(ctx, s.env.Client, dev); err != nil {
+		s.log.Error("storing the paired device failed", "err", err)
+		if s.endRun(r) {
+			s.st.Fail(ctl.ReasonStoreError, err.Error())
+		}
+		return
+	}
+	s.log.Info("paired with the phone", "jid", dev.String(), "platform", e.Platform)
+	s.st.Update(func(x *ctl.Session) {
+		x.JID = e.ID.ToNonAD().String()
+		switch x.State {
+		case ctl.StateQR, ctl.StatePairing:
+			x.State = ctl.StateStarting // until whatsmeow's reconnect reports Connected
+		}
+	})
+}
+
+// ownJID returns the account's JID (without device) or "".
+func ownJID(r *run) string {
+	if id := r.cli.Store.ID; id != nil {
+		return id.ToNonAD().String()
+	}
+	return ""
+}
+
+// phoneJID prefers the phone-number form of a user JID that arrived as a
+// LID, when whatsmeow knows it.
+func phoneJID(j, alt types.JID) string {
+	if j.Server == types.HiddenUserServer && alt.Server == types.DefaultUserServer {
+		j = alt
+	}
+	return j.ToNonAD().String()
+}
+
+// convertMessage turns an incoming message into its wire form: the text
+// of text messages, or the media type and caption; protocol messages
+// (revokes, key distribution, settings) give nil.
+func convertMessage(e *events.Message) *ctl.Message {
+	info := e.Info
+	m := &ctl.Message{
+		ID:        info.ID,
+		Chat:      info.Chat.String(),
+		Sender:    phoneJID(info.Sender, info.SenderAlt),
+		Timestamp: info.Timestamp.UTC(),
+		FromMe:    info.IsFromMe,
+	}
+	if info.Chat.Server == types.HiddenUserServer && info.Chat.User == info.Sender.User {
+		m.Chat = m.Sender
+	}
+	msg := e.Message
+	switch {
+	case msg == nil:
+		return nil
+	case msg.GetConversation() != "":
+		m.Type, m.Text = "text", msg.GetConversation()
+	case msg.GetExtendedTextMessage() != nil:
+		m.Type, m.Text = "text", msg.GetExtendedTextMessage().GetText()
+	case msg.GetImageMessage() != nil:
+		m.Type, m.Caption = "image", msg.GetImageMessage().GetCaption()
+	case msg.GetVideoMessage() != nil:
+		m.Type, m.Caption = "video", msg.GetVideoMessage().GetCaption()
+		if msg.GetVideoMessage().GetGifPlayback() {
+			m.Type = "gif"
+		}
+	case msg.GetPtvMessage() != nil:
+		m.Type, m.Caption = "video_note", msg.GetPtvMessage().GetCaption()
+	case msg.GetDocumentMessage() != nil:
+		d := msg.GetDocumentMessage()
+		m.Type, m.Caption, m.Text = "document", d.GetCaption(), d.GetFileName()
+	case msg.GetAudioMessage() != nil:
+		m.Type = "audio"
+		if msg.GetAudioMessage().GetPTT() {
+			m.Type = "voice"
+		}
+	case msg.GetStickerMessage() != nil:
+		m.Type = "sticker"
+	case msg.GetLocationMessage() != nil:
+		l := msg.GetLocationMessage()
+		m.Type, m.Text = "location", fmt.Sprintf("%.6f,%.6f", l.GetDegreesLatitude(), l.GetDegreesLongitude())
+		m.Caption = joinNonEmpty(l.GetName(), l.GetAddress())
+	case msg.GetLiveLocationMessage() != nil:
+		l := msg.GetLiveLocationMessage()
+		m.Type, m.Text, m.Caption = "live_location", fmt.Sprintf("%.6f,%.6f", l.GetDegreesLatitude(), l.GetDegreesLongitude()), l.GetCaption()
+	case msg.GetContactMessage() != nil:
+		m.Type, m.Text = "contact", msg.GetContactMessage().GetDisplayName()
+	case msg.GetContactsArrayMessage() != nil:
+		m.Type, m.Text = "contacts", msg.GetContactsArrayMessage().GetDisplayName()
+	case msg.GetReactionMessage() != nil:
+		m.Type, m.Text = "reaction", msg.GetReactionMessage().GetText()
+	case pollName(msg) != "":
+		m.Type, m.Text = "poll", pollName(msg)
+	case msg.GetProtocolMessage() != nil, msg.GetSenderKeyDistributionMessage() != nil && isOnlyKeyDistribution(msg):
+		return nil
+	default:
+		m.Type = "unknown"
+	}
+	return m
+}
+
+func pollName(msg *waE2E.Message) string {
+	for _, p := range []*waE2E.PollCreationMessage{msg.GetPollCreationMessage(), msg.GetPollCreationMessageV2(), msg.GetPollCreationMessageV3()} {
+		if p != nil {
+			return p.GetName()
+		}
+	}
+	return ""
+}
+
+// isOnlyKeyDistribution reports whether msg carries nothing but a group
+// sender key (and context info).
+func isOnlyKeyDistribution(msg *waE2E.Message) bool {
+	c := &waE2E.Message{SenderKeyDistributionMessage: msg.GetSenderKeyDistributionMessage(), MessageContextInfo: msg.GetMessageContextInfo()}
+	return c.String() == msg.String()
+}
+
+func joinNonEmpty(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + ", " + b
+}
+
+// convertReceipt turns a receipt into its wire form; WhatsApp's empty
+// type (delivered) is named.
+func convertReceipt(e *events.Receipt) *ctl.Receipt {
+	typ := string(e.Type)
+	if e.Type == types.ReceiptTypeDelivered {
+		typ = "delivered"
+	}
+	return &ctl.Receipt{
+		IDs:       append([]string(nil), e.MessageIDs...),
+		Chat:      e.Chat.String(),
+		Sender:    phoneJID(e.Sender, e.SenderAlt),
+		Timestamp: e.Timestamp.UTC(),
+		Type:      typ,
+	}
+}

@@ -1,0 +1,431 @@
+package whatsmeow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	wa "go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/sessions"
+)
+
+// pairTimeout bounds the pairing-code request to WhatsApp.
+const pairTimeout = 30 * time.Second
+
+// PairClientDisplay is how a phone-code login presents itself; WhatsApp
+// accepts only "Browser (OS)" with common names.
+const PairClientDisplay = "Chrome (Linux)"
+
+// session is one client's whatsmeow session. Its state lives in st; run
+// is the whatsmeow client of the current start, nil when not running.
+type session struct {
+	b   *Backend
+	env sessions.Env
+	log *slog.Logger
+	st  *sessions.Status
+
+	mu    sync.Mutex
+	run   *run
+	start *startCall
+	epoch uint64 // bumped by Stop and Logout, so a start begun before them gives up
+}
+
+type startCall struct {
+	done chan struct{}
+	err  error
+}
+
+// run is one start's whatsmeow client and what belongs to it. Events of a
+// run that is no longer the session's current one are ignored.
+type run struct {
+	cli      *wa.Client
+	ctx      context.Context // ends when the run is torn down
+	cancel   context.CancelFunc
+	phone    string // E.164: log in by pairing code instead of QR
+	pairOnce sync.Once
+}
+
+// teardown ends the run: its goroutines stop and the websocket closes.
+func (r *run) teardown() {
+	r.cancel()
+	r.cli.Disconnect()
+}
+
+func newSession(b *Backend, env sessions.Env) *session {
+	return &session{b: b, env: env, log: env.Log, st: sessions.NewStatus(env)}
+}
+
+// Status returns the current state without blocking on whatsmeow.
+func (s *session) Status() ctl.Session { return s.st.Get() }
+
+// current returns the running run, or nil.
+func (s *session) current() *run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.run
+}
+
+// detach makes r no longer current and returns it (nil if not running).
+func (s *session) detach() *run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.run
+	s.run = nil
+	s.epoch++
+	return r
+}
+
+// endRun tears r down if it is still the current run and reports whether
+// it was. The teardown runs in the background: endRun is called from
+// whatsmeow's event handlers, which must not wait on the client.
+func (s *session) endRun(r *run) bool {
+	s.mu.Lock()
+	cur := s.run == r && r != nil
+	if cur {
+		s.run = nil
+	}
+	s.mu.Unlock()
+	if cur {
+		go r.teardown()
+	}
+	return cur
+}
+
+// Start connects to WhatsApp with the client's stored device, or with a
+// new device that shows a QR code (or, with opts.Phone, asks for a
+// pairing code). It returns once the session shows a QR code, a pairing
+// code, is connected or disconnected (reconnecting), or has ended: a
+// network failure ends in failed/network and returns an upstream error;
+// ctx ending first ends in failed/start_timeout (deadline) and returns
+// ctx's error. Concurrent calls share one start; a running session
+// returns at once. Each start makes one connection attempt: a failed
+// start is retried by the next Start, never in the background.
+func (s *session) Start(ctx context.Context, opts sessions.StartOptions) error {
+	if opts.Phone != "" {
+		p, err := ctl.NormalizePhone(opts.Phone)
+		if err != nil {
+			return err
+		}
+		opts.Phone = p
+	}
+	s.mu.Lock()
+	if c := s.start; c != nil {
+		s.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if s.run != nil {
+		s.mu.Unlock()
+		return nil
+	}
+	c := &startCall{done: make(chan struct{})}
+	s.start = c
+	epoch := s.epoch
+	s.mu.Unlock()
+
+	err := s.doStart(ctx, opts, epoch)
+
+	s.mu.Lock()
+	s.start = nil
+	c.err = err
+	s.mu.Unlock()
+	close(c.done)
+	return err
+}
+
+func (s *session) doStart(ctx context.Context, opts sessions.StartOptions, epoch uint64) error {
+	if err := s.b.usable(); err != nil {
+		return err
+	}
+	client := s.env.Client
+	s.st.Set(ctl.StateStarting, "", "")
+	dev, err := s.b.st.device(ctx, client)
+	if err != nil {
+		s.st.Fail(ctl.ReasonStoreError, err.Error())
+		return ctl.Errorf(ctl.CodeInternal, "whatsmeow store: %v", err)
+	}
+	dev.Log = newLogger(s.log, "Device")
+	cli, err := s.b.newClient(dev, s.log)
+	if err != nil {
+		s.st.Fail(ctl.ReasonBackendError, err.Error())
+		return ctl.Errorf(ctl.CodeBackendUnavailable, "%v", err)
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	cli.BackgroundEventCtx = rctx
+	r := &run{cli: cli, ctx: rctx, cancel: cancel}
+	paired := dev.ID != nil
+	switch {
+	case !paired:
+		r.phone = opts.Phone
+	case opts.Phone != "":
+		s.log.Info("client is already paired; phone number ignored, reconnecting with the stored device", "jid", dev.ID.String())
+	}
+	// Registered before the QR channel's handler, so a terminal event
+	// ends the run before the channel reports it.
+	cli.AddEventHandler(func(evt any) { s.handle(r, evt) })
+	var qr <-chan wa.QRChannelItem
+	if !paired {
+		if qr, err = cli.GetQRChannel(rctx); err != nil {
+			cancel()
+			s.st.Fail(ctl.ReasonBackendError, err.Error())
+			return ctl.Errorf(ctl.CodeInternal, "whatsmeow QR channel: %v", err)
+		}
+	}
+	s.mu.Lock()
+	if s.epoch != epoch {
+		s.mu.Unlock()
+		cancel()
+		return ctl.Errorf(ctl.CodeSessionNotReady, "session %s was stopped while starting", client)
+	}
+	s.run = r
+	s.mu.Unlock()
+	if qr != nil {
+		go s.consumeQR(r, qr)
+	}
+	s.log.Debug("connecting to WhatsApp", "paired", paired, "phone_login", r.phone != "")
+
+	connErr := make(chan error, 1)
+	go func() { connErr <- s.connect(rctx, cli) }()
+	select {
+	case err = <-connErr:
+	case <-ctx.Done():
+		return s.startAborted(ctx, s.endRun(r))
+	}
+	if err != nil {
+		if !s.endRun(r) {
+			return ctl.Errorf(ctl.CodeSessionNotReady, "session %s was stopped while starting", client)
+		}
+		msg := "could not reach WhatsApp: " + err.Error()
+		s.st.Fail(ctl.ReasonNetwork, msg)
+		return ctl.Errorf(ctl.CodeUpstream, "%s", msg)
+	}
+
+	st, err := s.st.Wait(ctx, sessions.Shown)
+	if err != nil {
+		return s.startAborted(ctx, s.endRun(r))
+	}
+	switch st.State {
+	case ctl.StateFailed:
+		return ctl.Errorf(ctl.CodeUpstream, "session %s failed (%s): %s", client, st.Reason, st.Message)
+	case ctl.StateLoggedOut:
+		return ctl.Errorf(ctl.CodeUpstream, "session %s was logged out (%s); log in again for a new QR code", client, st.Message)
+	case ctl.StateStopped:
+		return ctl.Errorf(ctl.CodeSessionNotReady, "session %s was stopped while starting", client)
+	}
+	return nil
+}
+
+// startAborted handles ctx ending during a start whose run has been ended
+// (wasCurrent: by us, not by a Stop or an event).
+func (s *session) startAborted(ctx context.Context, wasCurrent bool) error {
+	if wasCurrent {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			s.st.Fail(ctl.ReasonStartTimeout, "WhatsApp did not answer in time")
+		} else {
+			// Cancelled: a Stop or Logout is on its way and sets the end state.
+			s.log.Debug("start cancelled")
+		}
+	}
+	return ctx.Err()
+}
+
+func (s *session) connect(ctx context.Context, cli *wa.Client) error {
+	if f := s.b.opts.connect; f != nil {
+		return f(ctx, cli)
+	}
+	return cli.ConnectContext(ctx)
+}
+
+func (s *session) pairPhone(ctx context.Context, cli *wa.Client, phone string) (string, error) {
+	if f := s.b.opts.pairPhone; f != nil {
+		return f(ctx, cli, phone)
+	}
+	return cli.PairPhone(ctx, phone, true, wa.PairClientChrome, PairClientDisplay)
+}
+
+// consumeQR turns the QR channel of r into states until it closes or r
+// ends.
+func (s *session) consumeQR(r *run, ch <-chan wa.QRChannelItem) {
+	for {
+		select {
+		case item, ok := <-ch:
+			if !ok {
+				return
+			}
+			s.onQRItem(r, item)
+		case <-r.ctx.Done():
+			return
+		}
+	}
+}
+
+// onQRItem handles one item of whatsmeow's QR channel: a code becomes
+// the qr state (or, for a phone login, triggers the pairing-code request
+// after the first code, as whatsmeow requires); running out of codes
+// ends the session in failed/qr_timeout. Success and errors arrive as
+// events too and are handled there.
+func (s *session) onQRItem(r *run, item wa.QRChannelItem) {
+	if s.current() != r {
+		return
+	}
+	switch item.Event {
+	case wa.QRChannelEventCode:
+		if r.phone != "" {
+			r.pairOnce.Do(func() { go s.requestPairCode(r) })
+			return
+		}
+		s.showQR(item.Code)
+	case wa.QRChannelTimeout.Event:
+		if s.endRun(r) {
+			what := "QR code"
+			if r.phone != "" {
+				what = "pairing code"
+			}
+			s.st.Fail(ctl.ReasonQRTimeout, "nobody used the "+what+" in time; log in again for a new one")
+		}
+	case wa.QRChannelScannedWithoutMultidevice.Event:
+		s.log.Warn("the QR code was scanned by a phone without multi-device; enable it and scan again")
+	default:
+		s.log.Debug("QR channel", "event", item.Event, "err", item.Error)
+	}
+}
+
+// showQR moves a session that is starting or showing a QR code to the qr
+// state with code.
+func (s *session) showQR(code string) {
+	s.st.Update(func(x *ctl.Session) {
+		if x.State == ctl.StateStarting || x.State == ctl.StateQR {
+			x.State, x.QR = ctl.StateQR, code
+		}
+	})
+}
+
+// requestPairCode asks WhatsApp for the pairing code of r's phone number.
+func (s *session) requestPairCode(r *run) {
+	ctx, cancel := context.WithTimeout(r.ctx, pairTimeout)
+	defer cancel()
+	code, err := s.pairPhone(ctx, r.cli, r.phone)
+	if s.current() != r {
+		return
+	}
+	if err != nil {
+		reason := ctl.ReasonPairingRejected
+		if errors.Is(err, wa.ErrNotConnected) || errors.Is(err, wa.ErrIQTimedOut) || errors.Is(err, context.DeadlineExceeded) {
+			reason = ctl.ReasonNetwork
+		}
+		if s.endRun(r) {
+			s.st.Fail(reason, fmt.Sprintf("WhatsApp did not give a pairing code for %s: %v", r.phone, err))
+		}
+		return
+	}
+	s.log.Info("pairing code issued", "phone", r.phone)
+	s.st.Update(func(x *ctl.Session) {
+		switch x.State {
+		case ctl.StateStarting, ctl.StateQR, ctl.StatePairing:
+			x.State, x.PairCode = ctl.StatePairing, code
+		}
+	})
+}
+
+// Stop disconnects and keeps the stored device; it ends in stopped (a
+// session that already ended keeps its end state). A start in flight
+// gives up.
+func (s *session) Stop(ctx context.Context) error {
+	if r := s.detach(); r != nil {
+		r.teardown()
+	}
+	s.st.Set(ctl.StateStopped, ctl.ReasonStopped, "")
+	return nil
+}
+
+// Logout unlinks the device upstream when it is logged in, disconnects,
+// deletes the device row and the client's mapping, and ends in
+// logged_out. When WhatsApp cannot be told (not connected, or the
+// request fails) the local login is deleted anyway and the state's
+// message says to remove the device on the phone. It fails only when the
+// store cannot be written.
+func (s *session) Logout(ctx context.Context) error {
+	r := s.detach()
+	note := ""
+	if r != nil {
+		if r.cli.IsLoggedIn() {
+			if err := r.cli.Logout(ctx); err != nil {
+				s.log.Warn("unlinking the device upstream failed; deleting it locally", "err", err)
+				note = "WhatsApp could not be told (" + err.Error() + "); remove the device on the phone under Linked devices"
+			}
+		} else if r.cli.Store.ID != nil {
+			note = "not connected, so WhatsApp was not told; remove the device on the phone under Linked devices"
+		}
+		r.teardown()
+	}
+	jid, err := s.b.st.forget(ctx, s.env.Client)
+	if err != nil {
+		s.st.Fail(ctl.ReasonStoreError, err.Error())
+		return ctl.Errorf(ctl.CodeInternal, "deleting the login of %s: %v", s.env.Client, err)
+	}
+	if r == nil && !jid.IsEmpty() {
+		note = "not connected, so WhatsApp was not told; remove the device on the phone under Linked devices"
+	}
+	if !jid.IsEmpty() {
+		s.log.Info("device deleted from the store", "jid", jid.String())
+	}
+	s.st.Set(ctl.StateLoggedOut, ctl.ReasonLogoutRequested, note)
+	s.b.forgetSession(s)
+	return nil
+}
+
+// Send sends text as one message to the JID to. It returns WhatsApp's
+// message id and server timestamp; invalid params for an empty or
+// over-long text or a bad JID; not ready unless connected; an upstream
+// error with whatsmeow's reason when WhatsApp refuses or does not answer.
+func (s *session) Send(ctx context.Context, to, text string) (ctl.SendResult, error) {
+	if err := ctl.ValidateText(text); err != nil {
+		return ctl.SendResult{}, err
+	}
+	norm, err := ctl.ParseRecipient(to)
+	if err != nil {
+		return ctl.SendResult{}, err
+	}
+	jid, err := types.ParseJID(norm)
+	if err != nil {
+		return ctl.SendResult{}, ctl.Errorf(ctl.CodeInvalidParams, "invalid recipient %q: %v", to, err)
+	}
+	r := s.current()
+	if st := s.st.Get(); r == nil || st.State != ctl.StateConnected {
+		msg := fmt.Sprintf("session %s is %s, not connected", s.env.Client, st.State)
+		if st.Reason != "" {
+			msg += " (" + st.Reason + ")"
+		}
+		return ctl.SendResult{}, ctl.Errorf(ctl.CodeSessionNotReady, "%s", msg)
+	}
+	resp, err := r.cli.SendMessage(ctx, jid, &waE2E.Message{Conversation: proto.String(text)})
+	if err != nil {
+		return ctl.SendResult{}, sendError(s.env.Client, err)
+	}
+	return ctl.SendResult{ID: resp.ID, Timestamp: resp.Timestamp.UTC()}, nil
+}
+
+// sendError maps a whatsmeow send error to the wire: not connected (the
+// websocket dropped under us) is not-ready, the caller's deadline is a
+// timeout, anything else is upstream with whatsmeow's reason.
+func sendError(client string, err error) error {
+	switch {
+	case errors.Is(err, wa.ErrNotConnected), errors.Is(err, wa.ErrNotLoggedIn):
+		return ctl.Errorf(ctl.CodeSessionNotReady, "session %s is not connected to WhatsApp right now: %v", client, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return ctl.Errorf(ctl.CodeTimeout, "sending from %s: %v", client, err)
+	}
+	return ctl.Errorf(ctl.CodeUpstream, "WhatsApp did not accept the message: %v", err)
+}
