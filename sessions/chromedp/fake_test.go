@@ -1,0 +1,293 @@
+package chromedp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/sessions"
+)
+
+// fakeWA serves testdata's fake WhatsApp Web on loopback and plays the
+// phone: it "scans" QR codes, unlinks devices, delivers incoming messages,
+// and records what the page sent.
+type fakeWA struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	scanned  map[string]bool
+	unlinked map[string]bool
+	incoming map[string][]map[string]string
+	sent     []sentMsg
+	events   map[string][]string
+}
+
+type sentMsg struct {
+	Device, To, From, Body, ID string
+}
+
+func newFakeWA(t testing.TB) *fakeWA {
+	t.Helper()
+	f := &fakeWA{
+		scanned:  map[string]bool{},
+		unlinked: map[string]bool{},
+		incoming: map[string][]map[string]string{},
+		events:   map[string][]string{},
+	}
+	index, err := os.ReadFile(filepath.Join("testdata", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := os.ReadFile(filepath.Join("testdata", "fake.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/fake.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		w.Write(js)
+	})
+	mux.HandleFunc("/api/poll", func(w http.ResponseWriter, r *http.Request) {
+		d := r.URL.Query().Get("device")
+		f.mu.Lock()
+		resp := map[string]any{"scanned": f.scanned[d], "unlinked": f.unlinked[d], "incoming": f.incoming[d]}
+		delete(f.incoming, d)
+		f.mu.Unlock()
+		json.NewEncoder(w).Encode(resp)
+	})
+	mux.HandleFunc("/api/sent", func(w http.ResponseWriter, r *http.Request) {
+		var m struct{ Device, To, From, Body, ID string }
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		f.mu.Lock()
+		f.sent = append(f.sent, sentMsg(m))
+		f.mu.Unlock()
+	})
+	mux.HandleFunc("/api/event", func(w http.ResponseWriter, r *http.Request) {
+		var m struct{ Device, Event string }
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		f.mu.Lock()
+		f.events[m.Device] = append(f.events[m.Device], m.Event)
+		f.mu.Unlock()
+	})
+	mux.HandleFunc("/favicon.ico", http.NotFound)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(index)
+	})
+	f.srv = httptest.NewServer(mux) // 127.0.0.1
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// url returns the fake's address for a page variant ("" for the normal
+// page).
+func (f *fakeWA) url(variant string) string {
+	if variant == "" {
+		return f.srv.URL + "/"
+	}
+	return f.srv.URL + "/?variant=" + variant
+}
+
+func (f *fakeWA) scan(device string) {
+	f.mu.Lock()
+	f.scanned[device] = true
+	f.mu.Unlock()
+}
+
+func (f *fakeWA) unlink(device string) {
+	f.mu.Lock()
+	f.unlinked[device] = true
+	f.mu.Unlock()
+}
+
+func (f *fakeWA) deliver(device, from, body string) {
+	f.mu.Lock()
+	f.incoming[device] = append(f.incoming[device], map[string]string{"from": from, "body": body})
+	f.mu.Unlock()
+}
+
+func (f *fakeWA) sentBy(device string) []sentMsg {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []sentMsg
+	for _, m := range f.sent {
+		if m.Device == device {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (f *fakeWA) eventsOf(device string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.events[device]...)
+}
+
+// deviceOf extracts the fake's device id from a QR string: its ref is
+// "2@fake-<device>-<n>".
+func deviceOf(t testing.TB, qr string) string {
+	t.Helper()
+	ref, _, _ := strings.Cut(qr, ",")
+	rest, ok := strings.CutPrefix(ref, "2@fake-")
+	i := strings.LastIndexByte(rest, '-')
+	if !ok || i < 0 {
+		t.Fatalf("QR %q does not carry a fake ref", qr)
+	}
+	return rest[:i]
+}
+
+// testLog returns a logger writing to the test log.
+func testLog(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	defer func() { recover() }() // a log line after the test ended
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// env is one test daemon: a backend and a registry on a state dir.
+type env struct {
+	t        testing.TB
+	b        *Backend
+	reg      *sessions.Registry
+	stateDir string
+}
+
+func newEnv(t testing.TB, stateDir string, cfg Config) *env {
+	t.Helper()
+	if stateDir == "" {
+		stateDir = t.TempDir()
+	}
+	log := testLog(t)
+	b, err := New(cfg, stateDir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := sessions.New(sessions.Config{StateDir: stateDir, DefaultBackend: Name, StartTimeout: 90 * time.Second, Log: log}, b)
+	e := &env{t: t, b: b, reg: reg, stateDir: stateDir}
+	t.Cleanup(e.close)
+	return e
+}
+
+func (e *env) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.reg.Close(ctx); err != nil {
+		e.t.Errorf("closing registry: %v", err)
+	}
+}
+
+func (e *env) session(client string) *Session {
+	e.b.mu.Lock()
+	defer e.b.mu.Unlock()
+	return e.b.sessions[client]
+}
+
+// waitState waits until client's state satisfies cond.
+func (e *env) waitState(client string, d time.Duration, cond func(ctl.Session) bool) ctl.Session {
+	e.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		st, err := e.reg.Get(client)
+		if err == nil && cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("client %s: state %+v (err %v) did not reach the wanted state within %s", client, st, err, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func inState(s ctl.State) func(ctl.Session) bool {
+	return func(st ctl.Session) bool { return st.State == s }
+}
+
+// login logs client in and requires a QR code; it returns the device id
+// the fake gave the profile.
+func (e *env) loginQR(client string) (ctl.Session, string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	st, err := e.reg.Login(ctx, client, sessions.LoginOptions{})
+	if err != nil {
+		e.t.Fatalf("login %s: %v (state %+v)", client, err, st)
+	}
+	if st.State != ctl.StateQR || st.QR == "" {
+		e.t.Fatalf("login %s: state %s, want qr with a code: %+v", client, st.State, st)
+	}
+	return st, deviceOf(e.t, st.QR)
+}
+
+// connect logs client in, scans its QR with the fake phone and waits for
+// connected.
+func (e *env) connect(f *fakeWA, client string) (ctl.Session, string) {
+	e.t.Helper()
+	_, dev := e.loginQR(client)
+	f.scan(dev)
+	return e.waitState(client, 30*time.Second, inState(ctl.StateConnected)), dev
+}
+
+func codeOf(err error) int {
+	var ce *ctl.Error
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+// browserMains returns the browser main processes (no --type=) that run
+// on profile.
+func browserMains(profile string) []int {
+	var out []int
+	for _, pid := range ProfileProcesses(profile) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		if !bytes.Contains(b, []byte("--type=")) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// waitNoProcesses waits until no process uses profile.
+func waitNoProcesses(t testing.TB, profile string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		left := ProfileProcesses(profile)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes of profile %s still alive after %s: %v", profile, d, left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
