@@ -2,10 +2,13 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 
+	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/sessions"
+	"github.com/wad-project/wad/sessions/chromedp"
 	"github.com/wad-project/wad/sessions/whatsmeow"
 )
 
@@ -25,16 +28,24 @@ func openBackends(ctx context.Context, cfg *Config, log *slog.Logger) ([]session
 	if err != nil {
 		return nil, err
 	}
-	bs := []sessions.Backend{wm}
-	for _, name := range BackendNames[1:] {
-		bs = append(bs, sessions.Unavailable(name, "not built into this version of wad yet"))
+	cd, err := chromedp.New(cfg.Chromedp, cfg.StateDir, log.With("backend", chromedp.Name))
+	if err != nil {
+		wm.Close()
+		return nil, err
 	}
-	return bs, nil
+	return []sessions.Backend{wm, cd}, nil
 }
 
 // CheckConfig checks what `wad check-config` checks beyond Validate: that
-// the configured backends can run on this host (e.g. that Chromium is
-// there for chromedp). It starts nothing.
-func CheckConfig(cfg Config) error {
-	return nil
+// the backends can run on this host. A missing Chromium is an error when
+// chromedp is the default backend and a warning otherwise (its logins
+// would fail with backend unavailable). It starts nothing.
+func CheckConfig(cfg Config) (warnings []string, err error) {
+	if cerr := cfg.Chromedp.Check(); cerr != nil {
+		if cfg.Sessions.DefaultBackend == chromedp.Name || !errors.Is(cerr, ctl.ErrUnavailable) {
+			return nil, cerr
+		}
+		warnings = append(warnings, "chromedp backend unavailable: "+cerr.Error())
+	}
+	return warnings, nil
 }

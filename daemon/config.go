@@ -13,6 +13,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/reaper"
+	"github.com/wad-project/wad/sessions/chromedp"
 	"github.com/wad-project/wad/sessions/whatsmeow"
 )
 
@@ -36,6 +38,8 @@ type Config struct {
 
 	Sessions  SessionsConfig   `toml:"sessions"`
 	Whatsmeow whatsmeow.Config `toml:"whatsmeow"`
+	Chromedp  chromedp.Config  `toml:"chromedp"`
+	Reaper    reaper.Config    `toml:"reaper"`
 	Access    []AccessRule     `toml:"access"`
 }
 
@@ -214,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if !knownBackend(c.Sessions.DefaultBackend) {
 		errs = append(errs, fmt.Errorf("sessions.default_backend: unknown backend %q (known: %s)", c.Sessions.DefaultBackend, strings.Join(BackendNames, ", ")))
+	}
+	if err := c.Reaper.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Whatsmeow.Validate(); err != nil {
 		errs = append(errs, err)

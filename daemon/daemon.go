@@ -13,6 +13,7 @@ import (
 
 	"github.com/creachadair/jrpc2"
 
+	"github.com/wad-project/wad/reaper"
 	"github.com/wad-project/wad/sessions"
 )
 
@@ -114,6 +115,11 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.log.Info("wad is serving", "socket", d.ln.Path, "state_dir", d.config().StateDir, "version", d.version_)
 	d.notify("READY=1\nSTATUS=" + d.statusLine())
 	go d.watchdog(ctx)
+	if d.config().Reaper.Effective().Mode == reaper.ModePreserve {
+		// The reaper kept the logins: bring their sessions back.
+		d.log.Info("restoring the sessions kept in the state directory")
+		d.reg.Restore(ctx)
+	}
 
 	var err error
 	select {

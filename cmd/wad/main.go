@@ -2,16 +2,20 @@
 //
 //	wad [serve] [--config FILE]     run the daemon in the foreground
 //	wad check-config [--config FILE] validate the config and exit
+//	wad reap [--config FILE] [--dry-run]  the ExecStartPre clean-up
 //	wad version                      print the version
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/wad-project/wad/daemon"
+	"github.com/wad-project/wad/reaper"
 )
 
 // version is set by the Makefile from git describe.
@@ -30,6 +34,9 @@ func usage(w io.Writer) {
 commands:
   serve          run the daemon in the foreground (the default)
   check-config   validate the configuration and exit
+  reap           kill this wad's stale Chromium processes and reset the
+                 session data (systemd runs it before every start);
+                 --dry-run prints what it would do
   version        print the version
 
 Without --config, wad runs on embedded defaults: the socket in
@@ -47,6 +54,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(stderr) }
 	config := fs.String("config", "", "configuration `FILE` (TOML)")
+	dryRun := false
+	if cmd == "reap" {
+		fs.BoolVar(&dryRun, "dry-run", false, "print what would be done, change nothing")
+	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return nil
@@ -64,8 +75,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := daemon.CheckConfig(cfg); err != nil {
+		warnings, err := daemon.CheckConfig(cfg)
+		if err != nil {
 			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(stdout, "warning:", w)
 		}
 		name := *config
 		if name == "" {
@@ -73,6 +88,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: ok (socket %s, state_dir %s)\n", name, cfg.Socket, cfg.StateDir)
 		return nil
+	case "reap":
+		cfg, err := daemon.LoadConfig(*config)
+		if err != nil {
+			return err
+		}
+		level := new(slog.LevelVar)
+		l, _ := daemon.ParseLevel(cfg.LogLevel)
+		level.Set(l)
+		_, err = reaper.Run(context.Background(), reaper.Options{
+			StateDir: cfg.StateDir,
+			Config:   cfg.Reaper,
+			DryRun:   dryRun,
+			Log:      daemon.NewLogger(stderr, level),
+			Out:      stdout,
+		})
+		return err
 	case "version":
 		fmt.Fprintln(stdout, "wad", version)
 		return nil

@@ -51,6 +51,8 @@ max_sessions = 5
 # Everything goes through a proxy on a closed loopback port: the test
 # never reaches WhatsApp.
 proxy = "http://127.0.0.1:9"
+[chromedp]
+chrome_path = "/nonexistent/chromium"
 `), 0o600)
 	cmd, out := startWad(t, "--config", cfg)
 	var c *ctl.Client
@@ -80,8 +82,8 @@ proxy = "http://127.0.0.1:9"
 		t.Fatalf("after an offline login: %+v, %v", s, err)
 	}
 	_, err = c.Login(context.Background(), ctl.LoginParams{Client: "web", Backend: "chromedp"})
-	if !errors.Is(err, ctl.ErrUnavailable) {
-		t.Fatalf("chromedp login: %v", err)
+	if !errors.Is(err, ctl.ErrUnavailable) || !strings.Contains(err.Error(), "/nonexistent/chromium") {
+		t.Fatalf("chromedp login without Chromium: %v", err)
 	}
 	c.Close()
 
@@ -123,6 +125,16 @@ func TestCheckConfigAndVersion(t *testing.T) {
 	out.Reset()
 	if err := run([]string{"check-config"}, &out, &errb); err != nil || !strings.Contains(out.String(), "ok") {
 		t.Fatalf("check-config on defaults: %v %q", err, out.String())
+	}
+	noChrome := filepath.Join(dir, "nochrome.toml")
+	os.WriteFile(noChrome, []byte("[sessions]\ndefault_backend = \"chromedp\"\n[chromedp]\nchrome_path = \"/opt/missing/chrome\"\n"), 0o600)
+	if err := run([]string{"check-config", "--config", noChrome}, &out, &errb); err == nil || !strings.Contains(err.Error(), "/opt/missing/chrome") {
+		t.Fatalf("check-config with chromedp default and no Chromium: %v", err)
+	}
+	os.WriteFile(noChrome, []byte("[chromedp]\nchrome_path = \"/opt/missing/chrome\"\n"), 0o600)
+	out.Reset()
+	if err := run([]string{"check-config", "--config", noChrome}, &out, &errb); err != nil || !strings.Contains(out.String(), "warning: chromedp backend unavailable") {
+		t.Fatalf("check-config with a missing optional Chromium: %v %q", err, out.String())
 	}
 	if err := run([]string{"bogus"}, &out, &errb); err == nil {
 		t.Fatal("unknown command accepted")

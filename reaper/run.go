@@ -1,0 +1,345 @@
+package reaper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// StartMessage is logged first by every Run; operators grep for it.
+const StartMessage = "Cleaning up session directories and processes on startup"
+
+// killRounds bounds how often Run rescans and SIGKILLs: a browser that
+// forks while being killed needs a second round; more than a few means
+// something keeps starting them.
+const killRounds = 4
+
+// killWait bounds the wait for SIGKILLed processes to be gone; only a
+// process stuck in the kernel (state D) takes longer.
+const killWait = 10 * time.Second
+
+// Options is one Run.
+type Options struct {
+	// StateDir is wad's state directory (the daemon's state_dir).
+	StateDir string
+	// Config is the [reaper] table.
+	Config Config
+	// DryRun makes Run change nothing: it writes the plan to Out and
+	// returns a Summary of what it would do.
+	DryRun bool
+	// Log receives the start message, one line per process signalled and
+	// per tree removed, and the summary line. Nil means slog.Default().
+	Log *slog.Logger
+	// Out receives the dry-run plan, one action per line. Nil discards it.
+	Out io.Writer
+}
+
+// Summary is what a Run did (or, with DryRun, would do).
+type Summary struct {
+	DryRun bool
+	Mode   string
+	// Found is the number of processes found belonging to the state dir.
+	Found int
+	// Signalled is the number of browser main processes sent SIGTERM.
+	Signalled int
+	// Killed is the number of processes sent SIGKILL (the browsers that
+	// outlived kill_timeout and whatever was left of their children).
+	Killed int
+	// Removed counts removed entries (files, links, directories).
+	Removed int
+	// Bytes is the total size of the removed regular files.
+	Bytes int64
+	// StaleLocks is the number of profiles whose Singleton* files were
+	// removed (mode preserve).
+	StaleLocks int
+	// Took is the wall time of the Run.
+	Took time.Duration
+}
+
+// String is the one-line summary `wad reap` logs.
+func (s Summary) String() string {
+	verb := "reaped"
+	if s.DryRun {
+		verb = "dry run, would have"
+	}
+	locks := ""
+	if s.Mode == ModePreserve {
+		locks = fmt.Sprintf(" (%d stale profile locks)", s.StaleLocks)
+	}
+	return fmt.Sprintf("%s (mode %s): %d processes signalled, %d killed, %d entries removed%s, %s freed, took %s",
+		verb, s.Mode, s.Signalled, s.Killed, s.Removed, locks, formatBytes(s.Bytes), s.Took.Round(time.Millisecond))
+}
+
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Run cleans the state directory o.StateDir: it kills the Chrome processes
+// whose profiles lie inside it, then removes the files the mode says.
+//
+// It returns an error wrapping ErrRefused, having touched nothing, when
+// the configuration is invalid or the state directory cannot be ours (see
+// the package doc). It returns another error when it could not make the
+// state clean: a process of ours survived SIGKILL, an entry could not be
+// removed, or ctx ended; it still does all it can and the Summary counts
+// what was done. A nil error means no process of ours is left and the
+// files are as the mode wants them.
+func Run(ctx context.Context, o Options) (Summary, error) {
+	begin := time.Now()
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	out := o.Out
+	if out == nil {
+		out = io.Discard
+	}
+	cfg := o.Config.Effective()
+	s := Summary{DryRun: o.DryRun, Mode: cfg.Mode}
+	log.Info(StartMessage, "state_dir", o.StateDir, "mode", cfg.Mode, "dry_run", o.DryRun)
+	if err := o.Config.Validate(); err != nil {
+		return s, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	uid := os.Geteuid()
+	dir, err := checkStateDir(o.StateDir, uid)
+	if err != nil {
+		return s, err
+	}
+	r := &run{ctx: ctx, o: o, cfg: cfg, dir: dir, uid: uid, log: log, out: out, s: &s}
+	err = errors.Join(r.processes(), r.files())
+	s.Took = time.Since(begin)
+	log.Info(s.String(), "signalled", s.Signalled, "killed", s.Killed, "removed", s.Removed,
+		"bytes", s.Bytes, "took", s.Took, "dry_run", s.DryRun)
+	return s, err
+}
+
+// run is the state of one Run.
+type run struct {
+	ctx context.Context
+	o   Options
+	cfg Config
+	dir string // resolved state directory
+	uid int
+	log *slog.Logger
+	out io.Writer
+	s   *Summary
+}
+
+// processes kills ours: SIGTERM to the browsers, a wait of up to
+// KillTimeout, then rounds of rescanning and SIGKILL until none is left.
+func (r *run) processes() error {
+	ours, err := scanOurs(r.dir, r.uid)
+	if err != nil {
+		return err
+	}
+	r.s.Found = len(ours)
+	if r.o.DryRun {
+		for _, p := range ours {
+			if p.main {
+				r.s.Signalled++
+				fmt.Fprintf(r.out, "would send SIGTERM to %s\n", p)
+			} else {
+				fmt.Fprintf(r.out, "would send SIGKILL after %s to %s if still running\n", r.cfg.KillTimeout, p)
+			}
+		}
+		return nil
+	}
+	var hs []*handle
+	defer func() {
+		for _, h := range hs {
+			h.close()
+		}
+	}()
+	var errs []error
+	held := make(map[key]bool)
+	take := func(ps []proc) []*handle {
+		var fresh []*handle
+		for _, p := range ps {
+			if held[p.key()] {
+				continue
+			}
+			h, err := openHandle(p)
+			if errors.Is(err, errGone) {
+				continue
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			held[p.key()] = true
+			hs = append(hs, h)
+			fresh = append(fresh, h)
+		}
+		return fresh
+	}
+	take(ours)
+	signalled := 0
+	sigtermed := make(map[key]bool)
+	for _, h := range hs {
+		if !h.main {
+			continue
+		}
+		if err := h.signal(unix.SIGTERM); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		signalled++
+		sigtermed[h.key()] = true
+		r.log.Info("Sent SIGTERM to stale browser", "pid", h.pid, "profile", h.profile)
+	}
+	r.s.Signalled = signalled
+	// Wait for the signalled browsers and their descendants (which a
+	// browser shuts down itself); what has no signalled browser above it
+	// (orphaned renderers, a non-signallable browser) is not waited for.
+	var waiting, rest []*handle
+	byPid := make(map[int]*handle, len(hs))
+	for _, h := range hs {
+		byPid[h.pid] = h
+	}
+	for _, h := range hs {
+		if underSignalled(h, byPid, sigtermed) {
+			waiting = append(waiting, h)
+		} else {
+			rest = append(rest, h)
+		}
+	}
+	alive := rest
+	if len(waiting) > 0 {
+		left, err := waitAll(r.ctx, waiting, time.Now().Add(r.cfg.KillTimeout))
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		alive = append(alive, left...)
+	}
+	killed := make(map[key]bool)
+	for round := 0; ; round++ {
+		// A fresh scan finds children forked since the first one.
+		again, err := scanOurs(r.dir, r.uid)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		alive = append(alive, take(again)...)
+		var next []*handle
+		for _, h := range alive {
+			if h.exited() {
+				continue
+			}
+			next = append(next, h)
+		}
+		alive = next
+		if len(alive) == 0 {
+			break
+		}
+		if round == killRounds {
+			for _, h := range alive {
+				errs = append(errs, fmt.Errorf("%s survived SIGKILL", h.proc))
+			}
+			break
+		}
+		for _, h := range alive {
+			if err := h.signal(unix.SIGKILL); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if !killed[h.key()] {
+				killed[h.key()] = true
+				r.s.Killed++
+				r.log.Info("Sent SIGKILL to stale browser process", "pid", h.pid, "main", h.main, "profile", h.profile)
+			}
+		}
+		alive, err = waitAll(r.ctx, alive, time.Now().Add(killWait))
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// underSignalled reports whether h or one of its ancestors among the
+// handles was sent SIGTERM.
+func underSignalled(h *handle, byPid map[int]*handle, sigtermed map[key]bool) bool {
+	for hop := 0; h != nil && hop <= len(byPid); hop++ {
+		if sigtermed[h.key()] {
+			return true
+		}
+		h = byPid[h.ppid]
+	}
+	return false
+}
+
+// files removes what the mode says, relative to the state directory open
+// by descriptor so that nothing outside it can be reached.
+func (r *run) files() error {
+	stateFd, err := openDir(r.dir)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(stateFd)
+	var errs []error
+	remove := func(name string) {
+		path := filepath.Join(r.dir, name)
+		var t tally
+		removeTree(stateFd, name, path, r.o.DryRun, &t)
+		r.s.Removed += t.entries
+		r.s.Bytes += t.bytes
+		if t.entries > 0 {
+			if r.o.DryRun {
+				fmt.Fprintf(r.out, "would remove %s (%d entries, %s)\n", path, t.entries, formatBytes(t.bytes))
+			} else {
+				r.log.Info("Removed", "path", path, "entries", t.entries, "bytes", t.bytes)
+			}
+		}
+		if err := t.err(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch r.cfg.Mode {
+	case ModeReset:
+		remove(AuthDir)
+		remove(CacheDir)
+	case ModePreserve:
+		remove(CacheDir)
+		host, err := os.Hostname()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("hostname for profile locks: %w", err))
+			break
+		}
+		var t tally
+		for _, a := range clearStaleLocks(stateFd, filepath.Join(r.dir, AuthDir), host, r.o.DryRun, &t) {
+			switch {
+			case a.status != lockStale:
+				r.log.Info("Keeping profile lock", "profile", a.profile, "lock", a.target, "status", a.status.String())
+			case r.o.DryRun:
+				r.s.StaleLocks++
+				for _, f := range a.files {
+					fmt.Fprintf(r.out, "would remove %s (stale lock %s)\n", f, a.target)
+				}
+			default:
+				r.s.StaleLocks++
+				r.log.Info("Removed stale profile lock", "profile", a.profile, "lock", a.target)
+			}
+		}
+		r.s.Removed += t.entries
+		r.s.Bytes += t.bytes
+		if err := t.err(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
