@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/reaper"
 	"github.com/wad-project/wad/sessions"
 )
 
@@ -196,7 +197,8 @@ func TestRendererCrashFails(t *testing.T) {
 }
 
 // Prevents: a stored login being lost (or a QR demanded again) across a
-// daemon restart with a preserved profile.
+// daemon restart with a preserved profile: stop, `wad reap` in preserve
+// mode (as ExecStartPre runs it), start, restore.
 func TestRestartOnPreservedProfileSkipsQR(t *testing.T) {
 	t.Parallel()
 	f := newFakeWA(t)
@@ -204,6 +206,9 @@ func TestRestartOnPreservedProfileSkipsQR(t *testing.T) {
 	first := newEnv(t, dir, Config{WebURL: f.url("")})
 	conn, _ := first.connect(f, "keep")
 	first.close() // graceful: the profile is flushed
+	if _, err := reaper.Run(context.Background(), reaper.Options{StateDir: dir, Config: reaper.Config{Mode: reaper.ModePreserve}}); err != nil {
+		t.Fatalf("reap in preserve mode: %v", err)
+	}
 
 	second := newEnv(t, dir, Config{WebURL: f.url("")})
 	stored, err := second.b.Stored(context.Background())
