@@ -111,7 +111,9 @@ func (d *Daemon) SocketPath() string { return d.ln.Path }
 // connections and returns nil on a clean stop.
 func (d *Daemon) Serve(ctx context.Context) error {
 	acceptErr := make(chan error, 1)
-	go func() { acceptErr <- d.accept() }()
+	// The accept loop counts in wg, so connections it adds are always
+	// added while wg is above zero, never racing shutdown's Wait.
+	d.wg.Go(func() { acceptErr <- d.accept() })
 	d.log.Info("wad is serving", "socket", d.ln.Path, "state_dir", d.config().StateDir, "version", d.version_)
 	d.notify("READY=1\nSTATUS=" + d.statusLine())
 	go d.watchdog(ctx)
