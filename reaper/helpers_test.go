@@ -79,6 +79,8 @@ func startChromes(t testing.TB, opts ...chromeOpts) []*chrome {
 	t.Helper()
 	out := make([]*chrome, len(opts))
 	errs := make([]error, len(opts))
+	// Generous: the machine may be shared and have 2 cores.
+	limit := 90*time.Second + 3*time.Second*time.Duration(len(opts))
 	var wg sync.WaitGroup
 	for i, o := range opts {
 		if o.home == "" {
@@ -97,7 +99,7 @@ func startChromes(t testing.TB, opts ...chromeOpts) []*chrome {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.waitReady(90 * time.Second)
+			errs[i] = c.waitReady(limit)
 		}()
 	}
 	wg.Wait()

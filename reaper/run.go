@@ -260,7 +260,11 @@ func (r *run) processes() error {
 			if !killed[h.key()] {
 				killed[h.key()] = true
 				r.s.Killed++
-				r.log.Info("Sent SIGKILL to stale browser process", "pid", h.pid, "main", h.main, "profile", h.profile)
+				level := slog.LevelDebug // a browser's children are many
+				if h.main {
+					level = slog.LevelInfo
+				}
+				r.log.Log(r.ctx, level, "Sent SIGKILL to stale browser process", "pid", h.pid, "main", h.main, "profile", h.profile)
 			}
 		}
 		alive, err = waitAll(r.ctx, alive, time.Now().Add(killWait))
