@@ -41,8 +41,17 @@ fuzz: ## run every fuzz target briefly (FUZZTIME, default 10s each)
 	$(GO) test -run '^$$' -fuzz '^FuzzRecipient$$' -fuzztime $(FUZZTIME) ./ctl
 	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./daemon
 
+.PHONY: packages
+packages: build ## dist/wad_<ver>_<arch>.deb and dist/wad-<ver>-1.<arch>.rpm (version from git describe)
+	$(GO) run ./packaging/mkpkg -bin $(BIN) -out dist
+
+.PHONY: e2e
+e2e: ## install the .deb into a booted systemd container and drive it (root)
+	$(GO) vet -tags e2e ./packaging/
+	$(GO) test -tags e2e -count=1 -timeout 10m -run '^TestE2E$$' -v ./packaging/
+
 .PHONY: test
-test: deps lint unit fuzz ## everything: deps, gofmt, vet, race tests, fuzzing
+test: deps lint unit fuzz e2e ## everything: deps, gofmt, vet, race tests, fuzzing, e2e
 
 .PHONY: bench
 bench: ## benchmarks (performance targets live here, not in tests)

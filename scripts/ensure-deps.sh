@@ -10,6 +10,10 @@ command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v gcc >/dev/null 2>&1 || need="$need gcc" # go test -race needs cgo
 command -v zsh >/dev/null 2>&1 || need="$need zsh"   # completion syntax checks
 command -v fish >/dev/null 2>&1 || need="$need fish"
+command -v lintian >/dev/null 2>&1 || need="$need lintian" # packaging tests
+command -v rpm >/dev/null 2>&1 || need="$need rpm"
+command -v systemd-nspawn >/dev/null 2>&1 || need="$need systemd-container" # make e2e
+command -v node >/dev/null 2>&1 || need="$need nodejs" # contrib example client
 
 if [ -z "$need" ]; then
 	exit 0

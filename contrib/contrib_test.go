@@ -1,0 +1,295 @@
+package contrib
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/daemon"
+	"github.com/wad-project/wad/daemon/daemontest"
+	"github.com/wad-project/wad/sessions"
+	"github.com/wad-project/wad/sessions/sessiontest"
+)
+
+// TestExampleConfigLoads prevents shipping an /etc/wad/wad.toml that the
+// daemon refuses, or one that does not say what the package's units use.
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := daemon.LoadConfig("wad.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := daemon.DefaultConfig()
+	if cfg.Socket != ctl.SystemSocket || cfg.StateDir != "/var/lib/wad" {
+		t.Errorf("socket %q, state_dir %q; want %q and /var/lib/wad", cfg.Socket, cfg.StateDir, ctl.SystemSocket)
+	}
+	// Apart from the paths, the file states the defaults.
+	cfg.Socket, cfg.StateDir = def.Socket, def.StateDir
+	if cfg.Chromedp.Headless != nil && *cfg.Chromedp.Headless {
+		cfg.Chromedp.Headless = def.Chromedp.Headless
+	}
+	if cfg.Reaper.Effective() == def.Reaper.Effective() {
+		cfg.Reaper = def.Reaper
+	}
+	if cfg.Whatsmeow.DeviceName == "wad" && def.Whatsmeow.DeviceName == "" {
+		cfg.Whatsmeow.DeviceName = ""
+	}
+	if cfg.Chromedp.WebURL != "" && def.Chromedp.WebURL == "" {
+		cfg.Chromedp.WebURL = ""
+	}
+	if len(cfg.Chromedp.Flags) == 0 {
+		cfg.Chromedp.Flags = def.Chromedp.Flags
+	}
+	if cfg.Chromedp.StartTimeout == 2*time.Minute && def.Chromedp.StartTimeout == 0 {
+		cfg.Chromedp.StartTimeout = 0
+	}
+	if !reflect.DeepEqual(cfg, def) {
+		t.Errorf("wad.toml states values other than the defaults:\n got %+v\nwant %+v", cfg, def)
+	}
+}
+
+// TestExampleConfigDocumentsEveryKey prevents a config key the daemon
+// reads but contrib/wad.toml does not show, and an example (commented
+// [[access]] rules) that uses keys the daemon would reject.
+func TestExampleConfigDocumentsEveryKey(t *testing.T) {
+	data, err := os.ReadFile("wad.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Uncomment the examples: lines "# key = ..." and "# [[table]]".
+	var b strings.Builder
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# "); ok {
+			if strings.HasPrefix(rest, "[[") || (strings.Contains(rest, " = ") && !strings.Contains(rest, "  ")) {
+				line = rest
+			}
+		}
+		b.WriteString(line + "\n")
+	}
+	var cfg daemon.Config
+	md, err := toml.Decode(b.String(), &cfg)
+	if err != nil {
+		t.Fatalf("wad.toml with its examples uncommented: %v\n%s", err, b.String())
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		t.Errorf("wad.toml's examples use unknown keys: %v", und)
+	}
+	if len(cfg.Access) != 2 {
+		t.Errorf("uncommenting found %d [[access]] examples, want 2", len(cfg.Access))
+	}
+	for _, key := range tomlKeys(reflect.TypeOf(daemon.Config{}), "") {
+		if !md.IsDefined(strings.Split(key, ".")...) {
+			t.Errorf("config key %s is not in contrib/wad.toml", key)
+		}
+	}
+}
+
+// tomlKeys lists the dotted TOML keys of a config struct, descending into
+// tables ([[access]] rules count as access.KEY).
+func tomlKeys(typ reflect.Type, prefix string) []string {
+	var keys []string
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		ft := f.Type
+		if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+			keys = append(keys, prefix+name) // array of tables: checked by its presence
+			continue
+		}
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Time{}) {
+			keys = append(keys, tomlKeys(ft, prefix+name+".")...)
+			continue
+		}
+		keys = append(keys, prefix+name)
+	}
+	return keys
+}
+
+// TestCompletionsCurrent prevents stale completions in contrib/: they must
+// be what `wactl completion SHELL` generates from today's command tree,
+// and each shell must parse its own.
+func TestCompletionsCurrent(t *testing.T) {
+	wactl := filepath.Join(t.TempDir(), "wactl")
+	if out, err := exec.Command("go", "build", "-o", wactl, "../cmd/wactl").CombinedOutput(); err != nil {
+		t.Fatalf("go build wactl: %v\n%s", err, out)
+	}
+	for shell, file := range map[string]string{"bash": "wactl.bash", "zsh": "_wactl", "fish": "wactl.fish"} {
+		want, err := exec.Command(wactl, "completion", shell).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("completions", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("contrib/completions/%s is stale: regenerate it with `go run ./cmd/wactl completion %s > contrib/completions/%s`", file, shell, file)
+		}
+		if _, err := exec.LookPath(shell); err != nil {
+			t.Fatalf("%s is not installed: run `make deps`", shell)
+		}
+		if out, err := exec.Command(shell, "-n", filepath.Join("completions", file)).CombinedOutput(); err != nil {
+			t.Errorf("%s -n completions/%s: %v\n%s", shell, file, err, out)
+		}
+	}
+}
+
+// exampleClients are the commands that run each example client.
+var exampleClients = map[string][]string{
+	"python": {"python3", "examples/python/wad_client.py"},
+	"node":   {"node", "examples/node/wad-client.js"},
+}
+
+// startClient runs an example client against socket; it returns its
+// stdout as lines and a function that waits for its exit.
+func startClient(t *testing.T, lang, socket string, args ...string) (<-chan string, func() (int, string)) {
+	t.Helper()
+	argv := exampleClients[lang]
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		t.Fatalf("%s is not installed: run `make deps`", argv[0])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], append([]string{"--socket", socket, "--timeout", "30"}, args...)...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			t.Logf("%s client: %s", lang, sc.Text())
+			lines <- sc.Text()
+		}
+		io.Copy(io.Discard, stdout)
+		close(lines)
+	}()
+	return lines, func() (int, string) {
+		for range lines {
+		}
+		err := cmd.Wait()
+		if err != nil {
+			if ee, ok := err.(*exec.ExitError); ok {
+				return ee.ExitCode(), stderr.String()
+			}
+			t.Fatalf("%s client: %v", lang, err)
+		}
+		return 0, stderr.String()
+	}
+}
+
+// next returns the next stdout line of a client, failing after 30s.
+func next(t *testing.T, lines <-chan string) string {
+	t.Helper()
+	select {
+	case l, ok := <-lines:
+		if !ok {
+			t.Fatal("the client exited early")
+		}
+		return l
+	case <-time.After(30 * time.Second):
+		t.Fatal("the client printed nothing for 30s")
+	}
+	return ""
+}
+
+// TestExampleClientsSendWhenConnected prevents example clients that do not
+// speak wad's protocol: against a real daemon on a real socket, with a
+// session that is connected at once, each client logs in, sends, and the
+// backend receives exactly that message.
+func TestExampleClientsSendWhenConnected(t *testing.T) {
+	for _, lang := range []string{"python", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			b := &sessiontest.Backend{Connect: true}
+			d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
+			lines, wait := startClient(t, lang, d.Socket, "sales", "+4915112345678", "hello from "+lang)
+			if l := next(t, lines); l != "state connected" {
+				t.Errorf("first line %q, want \"state connected\"", l)
+			}
+			if l := next(t, lines); !strings.HasPrefix(l, "sent ") || len(l) <= len("sent ") {
+				t.Errorf("got %q, want \"sent ID\"", l)
+			}
+			if code, stderr := wait(); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			sent := b.Session("sales").Sent
+			if len(sent) != 1 || sent[0].Text != "hello from "+lang || !strings.Contains(sent[0].To, "4915112345678") {
+				t.Errorf("backend got %+v", sent)
+			}
+		})
+	}
+}
+
+// TestExampleClientsWaitForQRScan prevents clients that send before the
+// phone is linked, or miss the QR code: the session shows a QR code, the
+// client prints it and sends nothing until the session turns connected.
+func TestExampleClientsWaitForQRScan(t *testing.T) {
+	for _, lang := range []string{"python", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			b := &sessiontest.Backend{}
+			d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
+			lines, wait := startClient(t, lang, d.Socket, "support", "+4915112345678", "after the scan")
+			var qr string
+			for qr == "" {
+				if l := next(t, lines); strings.HasPrefix(l, "qr ") {
+					qr = strings.TrimPrefix(l, "qr ")
+				}
+			}
+			s := b.Session("support")
+			if want := s.Status().QR; qr != want {
+				t.Errorf("client printed QR %q, session has %q", qr, want)
+			}
+			if len(s.Sent) != 0 {
+				t.Fatalf("the client sent before the phone was linked: %+v", s.Sent)
+			}
+			// The phone scans the code.
+			s.St.Update(func(st *ctl.Session) {
+				st.State, st.QR, st.JID = ctl.StateConnected, "", "4915100000000@s.whatsapp.net"
+			})
+			for l := next(t, lines); !strings.HasPrefix(l, "sent "); l = next(t, lines) {
+			}
+			if code, stderr := wait(); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if len(s.Sent) != 1 || s.Sent[0].Text != "after the scan" {
+				t.Errorf("backend got %+v", s.Sent)
+			}
+		})
+	}
+}
+
+// TestExampleClientsReportErrors prevents clients that hide a refused
+// call: an invalid client id is rejected by the daemon, and the client
+// exits 1 naming the error.
+func TestExampleClientsReportErrors(t *testing.T) {
+	for _, lang := range []string{"python", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{&sessiontest.Backend{Connect: true}}})
+			_, wait := startClient(t, lang, d.Socket, "no/such id", "+4915112345678", "x")
+			code, stderr := wait()
+			if code != 1 || !strings.Contains(stderr, fmt.Sprint(ctl.CodeInvalidParams)) {
+				t.Errorf("exit %d, stderr %q; want 1 and error %d", code, stderr, ctl.CodeInvalidParams)
+			}
+		})
+	}
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+// Log a WhatsApp client in through wad and send one message.
+//
+//     wad-client.js [--socket PATH] [--timeout SECONDS] CLIENT TO TEXT
+//
+// Talks JSON-RPC 2.0 to wad's Unix socket (one JSON object per line), with
+// Node's standard library only. It subscribes to the client's events,
+// calls session.login, prints the QR code string (render it with
+// `qrencode -t ansiutf8 STRING`, or use `wactl login CLIENT`) or pairing
+// code while the phone is not linked yet, waits until the session is
+// connected, then calls message.send and prints the message id.
+//
+// The socket is --socket, else $WAD_SOCKET, else /run/wad/wad.sock (whose
+// users must be root or in group wad). Exit status: 0 sent; 1 the session
+// failed or logged out, or a call returned an error; 2 bad usage;
+// 3 timeout.
+'use strict';
+
+const net = require('node:net');
+const readline = require('node:readline');
+
+function usage(msg) {
+  if (msg) console.error(msg);
+  console.error('usage: wad-client.js [--socket PATH] [--timeout SECONDS] CLIENT TO TEXT');
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = { socket: process.env.WAD_SOCKET || '/run/wad/wad.sock', timeout: 300 };
+  const rest = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--socket' || a === '--timeout') {
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      opts[a.slice(2)] = argv[++i];
+    } else if (a === '-h' || a === '--help') {
+      usage();
+    } else {
+      rest.push(a);
+    }
+  }
+  if (rest.length !== 3) usage('want CLIENT TO TEXT');
+  opts.timeout = Number(opts.timeout);
+  if (!(opts.timeout > 0)) usage('--timeout must be a positive number of seconds');
+  [opts.client, opts.to, opts.text] = rest;
+  return opts;
+}
+
+// WadClient is a connection to wad: calls resolve with their result, event
+// notifications go to onEvent.
+class WadClient {
+  constructor(path) {
+    this.sock = net.createConnection(path);
+    this.nextId = 0;
+    this.pending = new Map();
+    this.onEvent = () => {};
+    this.ready = new Promise((resolve, reject) => {
+      this.sock.once('connect', resolve);
+      this.sock.once('error', reject);
+    });
+    const lines = readline.createInterface({ input: this.sock });
+    lines.on('line', (line) => {
+      const msg = JSON.parse(line);
+      if (msg.method === 'event') {
+        this.onEvent(msg.params);
+        return;
+      }
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.error) {
+        p.reject(new Error(`${p.method}: ${msg.error.message} (error ${msg.error.code})`));
+      } else {
+        p.resolve(msg.result);
+      }
+    });
+    this.sock.on('close', () => {
+      for (const p of this.pending.values()) p.reject(new Error('wad closed the connection'));
+      this.pending.clear();
+    });
+  }
+
+  call(method, params) {
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { method, resolve, reject });
+      this.sock.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
+    });
+  }
+
+  close() {
+    this.sock.end();
+  }
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const timer = setTimeout(() => {
+    console.error(`timed out after ${opts.timeout}s`);
+    process.exit(3);
+  }, opts.timeout * 1000);
+
+  const wad = new WadClient(opts.socket);
+  try {
+    await wad.ready;
+  } catch (e) {
+    console.error(`cannot connect to ${opts.socket}: ${e.message}`);
+    return 1;
+  }
+
+  const seen = new Set();
+  let session = null;
+  let settled = false;
+  let settle;
+  const done = new Promise((resolve) => {
+    settle = (ok) => { settled = true; resolve(ok); };
+  });
+  // show prints what the user must do for a state, and settles done when
+  // the session is connected (true) or over (false).
+  const show = (s) => {
+    if (s.state === 'qr' && s.qr && !seen.has(s.qr)) {
+      seen.add(s.qr);
+      console.log(`qr ${s.qr}`);
+      console.error('  scan it: WhatsApp > Linked devices > Link a device');
+    } else if (s.state === 'pairing' && s.pair_code) {
+      console.log(`pairing code ${s.pair_code}`);
+    } else if (s.state === 'connected') {
+      settle(true);
+    } else if (s.state === 'failed' || s.state === 'logged_out') {
+      console.error(`session ${s.state} ${s.reason || ''} ${s.message || ''}`.trim());
+      settle(false);
+    }
+  };
+  const early = [];
+  wad.onEvent = (ev) => {
+    if (ev.client !== opts.client || settled) return;
+    if (session === null) {
+      early.push(ev); // before login answered: apply after its state
+      return;
+    }
+    if (ev.session) {
+      session = ev.session;
+      if (ev.kind === 'state') console.log(`state ${session.state}`);
+    } else if (ev.kind === 'qr' && ev.qr) {
+      session = { ...session, state: 'qr', qr: ev.qr };
+    }
+    show(session);
+  };
+
+  try {
+    // Subscribe first, so no state change between login and waiting is lost.
+    await wad.call('events.subscribe', { clients: [opts.client], kinds: ['state', 'qr'] });
+    session = await wad.call('session.login', { client: opts.client });
+    console.log(`state ${session.state}`);
+    show(session);
+    for (const ev of early.splice(0)) wad.onEvent(ev);
+    if (!(await done)) return 1;
+    const res = await wad.call('message.send', { client: opts.client, to: opts.to, text: opts.text });
+    console.log(`sent ${res.id}`);
+    return 0;
+  } catch (e) {
+    console.error(e.message);
+    return 1;
+  } finally {
+    clearTimeout(timer);
+    wad.close();
+  }
+}
+
+main().then((code) => { process.exitCode = code; });
