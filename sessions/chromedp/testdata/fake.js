@@ -6,7 +6,8 @@
 //   POST /api/event          <- {device, event}
 // Variants (?variant=...): hang (never boots), reload (reloads once while
 // the agent injects), missing-<Module> (that module is absent), slow
-// (boots after 1.5 s).
+// (boots after 1.5 s), cold (the Store functions exist but throw when
+// called until 3 s after the connection, as a page still warming up may).
 (function () {
 	'use strict';
 	const params = new URLSearchParams(location.search);
@@ -136,6 +137,30 @@
 	if (variant.startsWith('missing-')) {
 		delete modules[variant.slice('missing-'.length)];
 	}
+	let warm = variant !== 'cold';
+	if (!warm) {
+		const trap = (obj, name) => {
+			const f = obj[name];
+			obj[name] = function (...args) {
+				if (!warm) {
+					throw new Error(name + ' called before the page is ready');
+				}
+				return f.apply(this, args);
+			};
+		};
+		trap(Chat, 'get');
+		trap(modules.WAWebFindChatAction, 'findOrCreateLatestChat');
+		trap(modules.WAWebWidFactory, 'createWid');
+		trap(modules.WAWebSendMsgChatAction, 'addAndSendMsgToChat');
+		trap(modules.WAWebUserPrefsMeUser, 'getMaybeMePnUser');
+		const newId = MsgKey.newId;
+		MsgKey.newId = function () {
+			if (!warm) {
+				throw new Error('newId called before the page is ready');
+			}
+			return newId.call(this);
+		};
+	}
 
 	Socket.logout = async () => {
 		Cmd.trigger('logout');
@@ -151,6 +176,9 @@
 		refTimer = setInterval(() => Conn.set('ref', nextRef()), 1000);
 	};
 	const connect = () => {
+		if (!warm) {
+			setTimeout(() => { warm = true; }, 3000);
+		}
 		Socket.set('state', 'CONNECTED');
 		Conn.pushname = 'Fake ' + device;
 		setTimeout(() => Socket.set('hasSynced', true), 150);
