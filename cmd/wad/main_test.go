@@ -140,3 +140,46 @@ func TestCheckConfigAndVersion(t *testing.T) {
 		t.Fatal("unknown command accepted")
 	}
 }
+
+func TestReapDryRunChangesNothingThenReapResets(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	profile := filepath.Join(state, ".wwebjs_auth", "session-sales", "Default")
+	os.MkdirAll(profile, 0o700)
+	os.WriteFile(filepath.Join(profile, "Cookies"), []byte("c"), 0o600)
+	os.MkdirAll(filepath.Join(state, ".wwebjs_cache"), 0o700)
+	os.WriteFile(filepath.Join(state, ".wwebjs_cache", "2.3000.1.html"), []byte("<html>"), 0o600)
+	os.WriteFile(filepath.Join(state, "keep.txt"), []byte("not ours to remove"), 0o600)
+	cfg := filepath.Join(dir, "wad.toml")
+	os.WriteFile(cfg, []byte(`state_dir = "`+state+`"`+"\n"), 0o600)
+
+	var out, errb bytes.Buffer
+	if err := run([]string{"reap", "--config", cfg, "--dry-run"}, &out, &errb); err != nil {
+		t.Fatalf("dry run: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), ".wwebjs_auth") || !strings.Contains(out.String(), ".wwebjs_cache") {
+		t.Fatalf("dry run plan does not name the trees: %q", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(profile, "Cookies")); err != nil {
+		t.Fatalf("dry run removed files: %v", err)
+	}
+	errb.Reset()
+	if err := run([]string{"reap", "--config", cfg}, &out, &errb); err != nil {
+		t.Fatalf("reap: %v", err)
+	}
+	logs := errb.String()
+	if !strings.Contains(logs, "Cleaning up session directories and processes on startup") || !strings.Contains(logs, "reaped (mode reset)") {
+		t.Fatalf("reap log lacks the start line or the summary:\n%s", logs)
+	}
+	for _, gone := range []string{".wwebjs_auth", ".wwebjs_cache"} {
+		if _, err := os.Lstat(filepath.Join(state, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s survived the reap: %v", gone, err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(state, "keep.txt")); err != nil || string(b) != "not ours to remove" {
+		t.Fatalf("reap touched a file beside the two trees: %v", err)
+	}
+	if err := run([]string{"reap", "--config", filepath.Join(dir, "missing.toml")}, &out, &errb); err == nil {
+		t.Fatal("reap with a missing config succeeded")
+	}
+}
