@@ -480,6 +480,26 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
+	step(t, "journal entries carry WAD_CLIENT, WAD_BACKEND and WAD_STATE", func(t *testing.T) {
+		// The container has no network; the proxy on a closed loopback
+		// port makes the failure immediate and keeps it local.
+		c.mustRun("sed", "-i", `s|^proxy = ""$|proxy = "http://127.0.0.1:9"|`, "/etc/wad/wad.toml")
+		c.mustRun("grep", "-q", `^proxy = "http://127.0.0.1:9"$`, "/etc/wad/wad.toml")
+		c.mustRun("systemctl", "restart", "wad")
+		out, err := c.run("wactl", "login", "sales", "--no-wait")
+		if err == nil || !strings.Contains(out, "could not reach WhatsApp") {
+			t.Fatalf("offline login: %v\n%s", err, out)
+		}
+		c.waitFor(15*time.Second, "a structured journal entry for sales", func() string {
+			got, _ := c.run("journalctl", "--no-pager", "-o", "cat", "-u", "wad.service",
+				"WAD_CLIENT=sales", "WAD_BACKEND=whatsmeow", "WAD_STATE=failed")
+			if !strings.Contains(got, "session state changed") {
+				return "journalctl WAD_CLIENT=sales WAD_BACKEND=whatsmeow WAD_STATE=failed: " + got
+			}
+			return ""
+		})
+	})
+
 	step(t, "upgrade keeps the daemon unless opted in", func(t *testing.T) {
 		pid := c.mainPID()
 		out := c.mustRun("dpkg", "-i", share+"/wad.deb")
