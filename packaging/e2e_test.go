@@ -12,17 +12,16 @@ package packaging
 // removed.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/wad-project/wad/internal/syncbuf"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,24 +33,6 @@ const e2eBound = 5 * time.Minute
 // share is where the test's files appear inside the container.
 const share = "/mnt/wad-e2e"
 
-// lockedBuffer collects the container's console output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // container is a booted systemd in a systemd-nspawn container.
 type container struct {
 	t       *testing.T
@@ -59,7 +40,7 @@ type container struct {
 	nspawn  *exec.Cmd
 	exited  chan struct{}
 	init    int // the container's systemd, as a host pid
-	console *lockedBuffer
+	console *syncbuf.Buffer
 }
 
 // nspawnLeftovers are paths systemd-nspawn creates on the host and does
@@ -76,7 +57,7 @@ func boot(ctx context.Context, t *testing.T, dir string) *container {
 		_, err := os.Lstat(p)
 		existed = append(existed, err == nil)
 	}
-	c := &container{t: t, ctx: ctx, exited: make(chan struct{}), console: &lockedBuffer{}}
+	c := &container{t: t, ctx: ctx, exited: make(chan struct{}), console: &syncbuf.Buffer{}}
 	name := fmt.Sprintf("wad-e2e-%d", os.Getpid())
 	c.nspawn = exec.Command("systemd-nspawn",
 		"--quiet", "--register=no", "--keep-unit", "--machine="+name,

@@ -1,10 +1,10 @@
 package sessions_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wad-project/wad/internal/syncbuf"
 	"log/slog"
 	"strings"
 	"sync"
@@ -16,26 +16,9 @@ import (
 	"github.com/wad-project/wad/sessions/sessiontest"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newRegistry(t *testing.T, b *sessiontest.Backend, max int) (*sessions.Registry, *syncBuf) {
+func newRegistry(t *testing.T, b *sessiontest.Backend, max int) (*sessions.Registry, *syncbuf.Buffer) {
 	t.Helper()
-	logs := &syncBuf{}
+	logs := &syncbuf.Buffer{}
 	r := sessions.New(sessions.Config{
 		StateDir: t.TempDir(), DefaultBackend: b.Name(), MaxSessions: max,
 		StartTimeout: 10 * time.Second, Log: slog.New(slog.NewTextHandler(logs, nil)),

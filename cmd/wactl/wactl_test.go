@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/wad-project/wad/internal/syncbuf"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -194,7 +194,7 @@ func TestWatchPrintsEvents(t *testing.T) {
 	b := &sessiontest.Backend{}
 	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := make(chan int)
 	go func() { done <- run(ctx, []string{"--socket", d.Socket, "watch", "sales"}, nil, &out, &out) }()
 	for d.Registry.Bus().Len() == 0 {
@@ -224,23 +224,6 @@ func TestDaemonNotRunningSaysHowToStartIt(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "wad is not running") || !strings.Contains(errs, "systemctl start wad") {
 		t.Fatalf("%d %q", code, errs)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestCompletionScriptsCoverTheCommandTree(t *testing.T) {

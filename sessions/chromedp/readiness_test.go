@@ -1,34 +1,16 @@
 package chromedp
 
 import (
-	"bytes"
 	"context"
+	"github.com/wad-project/wad/internal/syncbuf"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/sessions"
 )
-
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Prevents: a readiness check so strict that working sessions are
 // reported dead (the old service called Store functions to test them).
@@ -39,7 +21,7 @@ func (l *lockedLog) String() string {
 func TestReadinessChecksStoreByExistenceNotByCalling(t *testing.T) {
 	t.Parallel()
 	f := newFakeWA(t)
-	logs := &lockedLog{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	dir := t.TempDir()
 	b, err := New(Config{WebURL: f.url("cold")}, dir, log)

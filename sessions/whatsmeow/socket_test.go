@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/wad-project/wad/internal/syncbuf"
 	"log/slog"
 	"slices"
 	"strings"
@@ -412,7 +413,7 @@ func TestPairingCodeRefusedByWhatsAppFailsTheLogin(t *testing.T) {
 
 func TestLoginWithoutNetworkFailsReadablyAndRetriesOncePerLogin(t *testing.T) {
 	dir := t.TempDir()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b, dialer := newBackend(t, dir, log) // the real connect, through a dialer that refuses
 	d := startDaemon(t, b, dir, log)

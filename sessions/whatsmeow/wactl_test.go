@@ -1,11 +1,10 @@
 package whatsmeow_test
 
 import (
-	"bytes"
+	"github.com/wad-project/wad/internal/syncbuf"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,24 +13,6 @@ import (
 
 	wm "github.com/wad-project/wad/sessions/whatsmeow"
 )
-
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestWactlLoginDrawsQRThenConnects runs the real wactl binary against a
 // daemon whose whatsmeow session is driven by whatsmeow's events: the
@@ -46,7 +27,7 @@ func TestWactlLoginDrawsQRThenConnects(t *testing.T) {
 	b, _ := newBackend(t, dir, nil, offline())
 	d := startDaemon(t, b, dir, nil)
 
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	cmd := exec.Command(bin, "--socket", d.Socket, "login", "sales", "--timeout", "60s")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
