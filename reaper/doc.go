@@ -7,9 +7,10 @@
 // clearing the files a restart must not inherit: in mode "reset" (the
 // default) .wwebjs_auth and .wwebjs_cache are removed entirely; in mode
 // "preserve" the cache and the Singleton* locks of this host's dead browsers
-// are removed and the logins are kept. It never touches a process of another
-// user, profile or state directory, never follows a symlink out of the tree
-// it removes, and refuses state directories that cannot be ours (/, $HOME,
-// missing, owned by someone else). It needs no daemon, socket, network or
-// browser to run.
+// are removed and the logins are kept. Which processes and locks are ours
+// is internal/chromeproc's rule, the one the chromedp backend uses too. It
+// never touches a process of another user, profile or state directory,
+// never follows a symlink out of the tree it removes, and refuses state
+// directories that cannot be ours (/, $HOME, missing, owned by someone
+// else). It needs no daemon, socket, network or browser to run.
 package reaper

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/wad-project/wad/internal/chromeproc"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -91,29 +93,40 @@ func TestResetLayout(t *testing.T) {
 }
 
 // Prevents: preserve mode losing logins, keeping the cache, keeping the
-// Singleton* files of a browser it just killed or of a dead pid (or of a
-// live pid that is not a Chrome, as Chrome itself judges), or removing
-// the lock of a live Chrome or of another host.
+// Singleton* files of a browser it just killed, of a dead pid, of a live
+// pid that is not a Chrome, or of a live Chrome on another profile (a
+// reused pid), or removing the lock of a live Chrome on that profile (here
+// another user's, which the reaper does not kill) or of another host.
 func TestPreserveLayout(t *testing.T) {
 	t.Parallel()
 	host, err := os.Hostname()
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	state := filepath.Join(root, "state")
+	root, state := newState(t)
 	auth := filepath.Join(state, AuthDir)
-	// A real browser of ours (killed by the reap, its locks then stale)
-	// and a live one outside the state dir whose pid a lock names.
+	live := filepath.Join(auth, "session-live")
+	mkdirs(t, live)
+	if err := os.Chown(live, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	// A real browser of ours (killed by the reap, its locks then stale),
+	// a live one outside the state dir whose pid a lock names, and
+	// another user's on a profile inside (its own lock stays live).
 	cs := startChromes(t,
 		chromeOpts{profile: filepath.Join(auth, "session-ours")},
 		chromeOpts{profile: filepath.Join(root, "elsewhere")},
+		chromeOpts{profile: live, uid: 65534},
 	)
-	live := cs[1].pid
+	elsewhere := cs[1].pid
+	liveLock := host + "-" + strconv.Itoa(cs[2].pid)
+	if got, err := os.Readlink(filepath.Join(live, chromeproc.LockName)); err != nil || got != liveLock {
+		t.Fatalf("the other user's browser holds %q (%v), want %q", got, err, liveLock)
+	}
 	dead := deadPID(t)
 	singletons := func(dir, lock string) []string {
 		return []string{
-			dir + "/" + lockName + " -> " + lock,
+			dir + "/" + chromeproc.LockName + " -> " + lock,
 			dir + "/SingletonCookie -> 1234567890",
 			dir + "/SingletonSocket -> /tmp/org.chromium.Chromium.test/SingletonSocket",
 		}
@@ -121,7 +134,7 @@ func TestPreserveLayout(t *testing.T) {
 	layout := []string{"wad.toml", AuthDir + "/whatsmeow.db", AuthDir + "/session-dead/Default/Cookies",
 		AuthDir + "/session-nolock/SingletonCookie -> 42", CacheDir + "/2.3000.1.html"}
 	layout = append(layout, singletons(AuthDir+"/session-dead", host+"-"+strconv.Itoa(dead))...)
-	layout = append(layout, singletons(AuthDir+"/session-live", host+"-"+strconv.Itoa(live))...)
+	layout = append(layout, singletons(AuthDir+"/session-otherprofile", host+"-"+strconv.Itoa(elsewhere))...)
 	layout = append(layout, singletons(AuthDir+"/session-notchrome", host+"-"+strconv.Itoa(os.Getpid()))...)
 	layout = append(layout, singletons(AuthDir+"/session-otherhost", "not-"+host+"-"+strconv.Itoa(dead))...)
 	layout = append(layout, singletons(AuthDir+"/session-garbled", "no pid here")...)
@@ -134,8 +147,10 @@ func TestPreserveLayout(t *testing.T) {
 	if left := cs[0].running(); len(left) > 0 {
 		t.Errorf("our browser still running: %v", left)
 	}
-	if left := cs[1].running(); len(left) != len(cs[1].tree) {
-		t.Errorf("the browser outside lost processes")
+	for _, c := range cs[1:] {
+		if left := c.running(); len(left) != len(c.tree) {
+			t.Errorf("the browser on %s lost processes", c.profile)
+		}
 	}
 	// The killed browser's profile keeps its data but not its locks.
 	ours := filepath.Join(auth, "session-ours")
@@ -147,16 +162,20 @@ func TestPreserveLayout(t *testing.T) {
 	if ents, _ := filepath.Glob(filepath.Join(ours, "Singleton*")); len(ents) > 0 {
 		t.Errorf("Singleton files of the killed browser kept: %q", ents)
 	}
-	os.RemoveAll(ours) // compared separately above: Chrome's own files vary
+	if got, err := os.Readlink(filepath.Join(live, chromeproc.LockName)); err != nil || got != liveLock {
+		t.Errorf("the live browser's lock is %q (%v), want %q kept", got, err, liveLock)
+	}
+	// Compared separately above: Chrome's own files vary.
+	for _, dir := range []string{ours, live} {
+		os.RemoveAll(dir)
+	}
 
 	want := []string{"./", AuthDir + "/", AuthDir + "/session-dead/", AuthDir + "/session-dead/Default/",
 		AuthDir + "/session-dead/Default/Cookies = Cookies"}
 	want = append(want, AuthDir+"/session-garbled/")
 	want = append(want, singletons(AuthDir+"/session-garbled", "no pid here")...)
-	want = append(want, AuthDir+"/session-live/")
-	want = append(want, singletons(AuthDir+"/session-live", host+"-"+strconv.Itoa(live))...)
 	want = append(want, AuthDir+"/session-nolock/", AuthDir+"/session-nolock/SingletonCookie -> 42")
-	want = append(want, AuthDir+"/session-notchrome/")
+	want = append(want, AuthDir+"/session-notchrome/", AuthDir+"/session-otherprofile/")
 	want = append(want, AuthDir+"/session-otherhost/")
 	want = append(want, singletons(AuthDir+"/session-otherhost", "not-"+host+"-"+strconv.Itoa(dead))...)
 	want = append(want, AuthDir+"/whatsmeow.db = whatsmeow.db", "wad.toml = wad.toml")
@@ -166,8 +185,8 @@ func TestPreserveLayout(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("after preserve:\n got %q\nwant %q", got, want)
 	}
-	if sum.StaleLocks != 3 {
-		t.Errorf("stale locks = %d, want 3 (ours, dead, not-chrome): %+v", sum.StaleLocks, sum)
+	if sum.StaleLocks != 4 {
+		t.Errorf("stale locks = %d, want 4 (ours, dead, not-chrome, other profile): %+v", sum.StaleLocks, sum)
 	}
 }
 

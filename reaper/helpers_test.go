@@ -16,6 +16,7 @@ import (
 	"time"
 
 	ps "github.com/mitchellh/go-ps"
+	"github.com/wad-project/wad/internal/chromeproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -217,7 +218,7 @@ func mentioning(s string) []int {
 	all, _ := ps.Processes()
 	var pids []int
 	for _, p := range all {
-		if st, _, _, err := readStat(p.Pid()); err != nil || st == 'Z' {
+		if st, err := chromeproc.Stat(p.Pid()); err != nil || st.State == 'Z' {
 			continue
 		}
 		if strings.Contains(strings.Join(cmdline(p.Pid()), " "), s) {
@@ -233,7 +234,7 @@ func cmdline(pid int) []string {
 	if err != nil {
 		return nil
 	}
-	return splitCmdline(b)
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
 }
 
 // descendants returns pid and all its live descendants.
@@ -241,7 +242,7 @@ func descendants(pid int) []int {
 	all, _ := ps.Processes()
 	kids := make(map[int][]int)
 	for _, p := range all {
-		if st, _, _, err := readStat(p.Pid()); err == nil && st != 'Z' {
+		if st, err := chromeproc.Stat(p.Pid()); err == nil && st.State != 'Z' {
 			kids[p.PPid()] = append(kids[p.PPid()], p.Pid())
 		}
 	}

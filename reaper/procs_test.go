@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wad-project/wad/internal/chromeproc"
 )
 
 // newState makes a state directory below a root both readable by other
@@ -92,7 +94,7 @@ func TestRunKillsExactlyOurChromes(t *testing.T) {
 		t.Errorf("dry run changed the cache:\nbefore %q\nafter  %q", before, after)
 	}
 	for _, p := range []string{"session-a", "session-b"} {
-		if _, err := os.Readlink(filepath.Join(auth, p, lockName)); err != nil {
+		if _, err := os.Readlink(filepath.Join(auth, p, chromeproc.LockName)); err != nil {
 			t.Errorf("dry run touched the profile %s: %v", p, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/wad-project/wad/internal/chromeproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -121,7 +122,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return s, err
 	}
-	r := &run{ctx: ctx, o: o, cfg: cfg, dir: dir, uid: uid, log: log, out: out, s: &s}
+	r := &run{ctx: ctx, o: o, cfg: cfg, dir: dir, log: log, out: out, s: &s}
 	err = errors.Join(r.processes(), r.files())
 	s.Took = time.Since(begin)
 	log.Info(s.String(), "signalled", s.Signalled, "killed", s.Killed, "removed", s.Removed,
@@ -135,7 +136,6 @@ type run struct {
 	o   Options
 	cfg Config
 	dir string // resolved state directory
-	uid int
 	log *slog.Logger
 	out io.Writer
 	s   *Summary
@@ -144,14 +144,14 @@ type run struct {
 // processes kills ours: SIGTERM to the browsers, a wait of up to
 // KillTimeout, then rounds of rescanning and SIGKILL until none is left.
 func (r *run) processes() error {
-	ours, err := scanOurs(r.dir, r.uid)
+	ours, err := chromeproc.Ours(r.dir)
 	if err != nil {
 		return err
 	}
 	r.s.Found = len(ours)
 	if r.o.DryRun {
 		for _, p := range ours {
-			if p.main {
+			if p.Main {
 				r.s.Signalled++
 				fmt.Fprintf(r.out, "would send SIGTERM to %s\n", p)
 			} else {
@@ -160,29 +160,29 @@ func (r *run) processes() error {
 		}
 		return nil
 	}
-	var hs []*handle
+	var hs []*chromeproc.Handle
 	defer func() {
 		for _, h := range hs {
-			h.close()
+			h.Close()
 		}
 	}()
 	var errs []error
 	held := make(map[key]bool)
-	take := func(ps []proc) []*handle {
-		var fresh []*handle
+	take := func(ps []chromeproc.Chrome) []*chromeproc.Handle {
+		var fresh []*chromeproc.Handle
 		for _, p := range ps {
-			if held[p.key()] {
+			if held[keyOf(p.Proc)] {
 				continue
 			}
-			h, err := openHandle(p)
-			if errors.Is(err, errGone) {
+			h, err := chromeproc.Open(p)
+			if errors.Is(err, chromeproc.ErrGone) {
 				continue
 			}
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			held[p.key()] = true
+			held[keyOf(p.Proc)] = true
 			hs = append(hs, h)
 			fresh = append(fresh, h)
 		}
@@ -192,25 +192,25 @@ func (r *run) processes() error {
 	signalled := 0
 	sigtermed := make(map[key]bool)
 	for _, h := range hs {
-		if !h.main {
+		if !h.Main {
 			continue
 		}
-		if err := h.signal(unix.SIGTERM); err != nil {
+		if err := h.Signal(unix.SIGTERM); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		signalled++
-		sigtermed[h.key()] = true
-		r.log.Info("Sent SIGTERM to stale browser", "pid", h.pid, "profile", h.profile)
+		sigtermed[keyOf(h.Proc)] = true
+		r.log.Info("Sent SIGTERM to stale browser", "pid", h.PID, "profile", h.Profile)
 	}
 	r.s.Signalled = signalled
 	// Wait for the signalled browsers and their descendants (which a
 	// browser shuts down itself); what has no signalled browser above it
 	// (orphaned renderers, a non-signallable browser) is not waited for.
-	var waiting, rest []*handle
-	byPid := make(map[int]*handle, len(hs))
+	var waiting, rest []*chromeproc.Handle
+	byPid := make(map[int]*chromeproc.Handle, len(hs))
 	for _, h := range hs {
-		byPid[h.pid] = h
+		byPid[h.PID] = h
 	}
 	for _, h := range hs {
 		if underSignalled(h, byPid, sigtermed) {
@@ -221,7 +221,7 @@ func (r *run) processes() error {
 	}
 	alive := rest
 	if len(waiting) > 0 {
-		left, err := waitAll(r.ctx, waiting, time.Now().Add(r.cfg.KillTimeout))
+		left, err := chromeproc.WaitAll(r.ctx, waiting, time.Now().Add(r.cfg.KillTimeout))
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
@@ -230,14 +230,14 @@ func (r *run) processes() error {
 	killed := make(map[key]bool)
 	for round := 0; ; round++ {
 		// A fresh scan finds children forked since the first one.
-		again, err := scanOurs(r.dir, r.uid)
+		again, err := chromeproc.Ours(r.dir)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		alive = append(alive, take(again)...)
-		var next []*handle
+		var next []*chromeproc.Handle
 		for _, h := range alive {
-			if h.exited() {
+			if h.Exited() {
 				continue
 			}
 			next = append(next, h)
@@ -248,26 +248,26 @@ func (r *run) processes() error {
 		}
 		if round == killRounds {
 			for _, h := range alive {
-				errs = append(errs, fmt.Errorf("%s survived SIGKILL", h.proc))
+				errs = append(errs, fmt.Errorf("%s survived SIGKILL", h.Chrome))
 			}
 			break
 		}
 		for _, h := range alive {
-			if err := h.signal(unix.SIGKILL); err != nil {
+			if err := h.Signal(unix.SIGKILL); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			if !killed[h.key()] {
-				killed[h.key()] = true
+			if !killed[keyOf(h.Proc)] {
+				killed[keyOf(h.Proc)] = true
 				r.s.Killed++
 				level := slog.LevelDebug // a browser's children are many
-				if h.main {
+				if h.Main {
 					level = slog.LevelInfo
 				}
-				r.log.Log(r.ctx, level, "Sent SIGKILL to stale browser process", "pid", h.pid, "main", h.main, "profile", h.profile)
+				r.log.Log(r.ctx, level, "Sent SIGKILL to stale browser process", "pid", h.PID, "main", h.Main, "profile", h.Profile)
 			}
 		}
-		alive, err = waitAll(r.ctx, alive, time.Now().Add(killWait))
+		alive, err = chromeproc.WaitAll(r.ctx, alive, time.Now().Add(killWait))
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
@@ -275,14 +275,23 @@ func (r *run) processes() error {
 	return errors.Join(errs...)
 }
 
+// key identifies a process across scans: pid and start time are
+// together unique for the life of the system.
+type key struct {
+	pid   int
+	start uint64
+}
+
+func keyOf(p chromeproc.Proc) key { return key{p.PID, p.Start} }
+
 // underSignalled reports whether h or one of its ancestors among the
 // handles was sent SIGTERM.
-func underSignalled(h *handle, byPid map[int]*handle, sigtermed map[key]bool) bool {
+func underSignalled(h *chromeproc.Handle, byPid map[int]*chromeproc.Handle, sigtermed map[key]bool) bool {
 	for hop := 0; h != nil && hop <= len(byPid); hop++ {
-		if sigtermed[h.key()] {
+		if sigtermed[keyOf(h.Proc)] {
 			return true
 		}
-		h = byPid[h.ppid]
+		h = byPid[h.PPID]
 	}
 	return false
 }
@@ -327,7 +336,7 @@ func (r *run) files() error {
 		var t tally
 		for _, a := range clearStaleLocks(stateFd, filepath.Join(r.dir, AuthDir), host, r.o.DryRun, &t) {
 			switch {
-			case a.status != lockStale:
+			case a.status != chromeproc.LockStale:
 				r.log.Info("Keeping profile lock", "profile", a.profile, "lock", a.target, "status", a.status.String())
 			case r.o.DryRun:
 				r.s.StaleLocks++

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wad-project/wad/internal/chromeproc"
 	"github.com/wad-project/wad/sessions"
 )
 
@@ -49,7 +50,7 @@ func BenchmarkTimeToQR(b *testing.B) {
 				for c := range n {
 					st := e.session(fmt.Sprintf("b%d", c)).Status()
 					rssTotal += st.RSSBytes
-					for _, pid := range treePIDs(st.PID) {
+					for _, pid := range chromeproc.Tree(st.PID) {
 						pssTotal += pssOf(pid)
 					}
 				}

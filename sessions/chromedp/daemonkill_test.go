@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wad-project/wad/internal/chromeproc"
 	"github.com/wad-project/wad/sessions"
 )
 
@@ -110,9 +111,10 @@ func TestKilledDaemonLeavesNoBrowser(t *testing.T) {
 		deadline := time.Now().Add(15 * time.Second)
 		for {
 			var left []int
-			for _, pid := range allPIDs() {
-				if in, ok := readStat(pid); ok && in.pgid == pgid && in.state != 'Z' {
-					left = append(left, pid)
+			all, _ := chromeproc.Processes()
+			for _, p := range all {
+				if p.PGID == pgid && p.State != 'Z' {
+					left = append(left, p.PID)
 				}
 			}
 			if len(left) == 0 {

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wad-project/wad/internal/chromeproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -93,83 +93,27 @@ func (l *profileLock) unlock() {
 	l.f = nil
 }
 
-// singletonFiles are the files Chromium keeps in a profile it runs on.
-var singletonFiles = []string{"SingletonLock", "SingletonSocket", "SingletonCookie"}
-
-// clearStaleSingletons removes the Singleton* files of a dead browser on
-// this host before a launch. SingletonLock is a symlink to
-// "<hostname>-<pid>". When that browser is alive on this host (a leftover
-// outside our lock, e.g. started by hand), nothing is touched and the
-// error wraps errProfileLocked naming it; when it belongs to another host,
-// nothing is touched either (that host may be using the profile over a
-// shared filesystem). It reports whether it removed anything.
+// clearStaleSingletons removes the Singleton* files of a profile before a
+// launch, unless internal/chromeproc judges its SingletonLock held: by a
+// live Chrome on this profile on this host (a leftover outside our lock,
+// e.g. started by hand), or by another host (which may be using the
+// profile over a shared filesystem). Then nothing is touched and the error
+// wraps errProfileLocked, naming the holder. A stale lock, an unrecognised
+// one (Chrome would discard it itself) and Singleton* files without a lock
+// are removed. It reports whether it removed anything; any other error is
+// reading the lock or removing a file.
 func clearStaleSingletons(dir string) (bool, error) {
-	target, err := os.Readlink(filepath.Join(dir, "SingletonLock"))
-	if errors.Is(err, os.ErrNotExist) {
-		// No lock; a lone socket/cookie link is stale by definition.
-		return removeSingletons(dir), nil
-	}
+	l, err := chromeproc.ReadLock(dir)
 	if err != nil {
-		// Not a symlink: not Chromium's; remove to let Chromium start.
-		return removeSingletons(dir), nil
+		return false, err
 	}
-	i := strings.LastIndexByte(target, '-')
-	if i < 0 {
-		return removeSingletons(dir), nil
-	}
-	host, pidStr := target[:i], target[i+1:]
-	pid, err := strconv.Atoi(pidStr)
-	if err != nil {
-		return removeSingletons(dir), nil
-	}
-	me, _ := os.Hostname()
-	if host != me {
+	switch l.Status {
+	case chromeproc.LockForeign:
 		return false, fmt.Errorf("%w: profile %s has a SingletonLock of host %q (pid %d); if no browser runs there, delete %s",
-			errProfileLocked, dir, host, pid, filepath.Join(dir, "SingletonLock"))
-	}
-	if browserUsing(pid, dir) {
+			errProfileLocked, dir, l.Host, l.PID, filepath.Join(dir, chromeproc.LockName))
+	case chromeproc.LockLive:
 		return false, fmt.Errorf("%w: profile %s is in use by a browser outside wad's control: pid %d (%s)",
-			errProfileLocked, dir, pid, procComm(pid))
+			errProfileLocked, dir, l.PID, l.Holder)
 	}
-	return removeSingletons(dir), nil
-}
-
-func removeSingletons(dir string) bool {
-	removed := false
-	for _, name := range singletonFiles {
-		if err := os.Remove(filepath.Join(dir, name)); err == nil {
-			removed = true
-		}
-	}
-	return removed
-}
-
-// browserUsing reports whether pid is a live process whose command line
-// names dir as its user data directory (so a recycled pid does not count).
-func browserUsing(pid int, dir string) bool {
-	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil || len(cmdline) == 0 {
-		return false
-	}
-	if st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
-		if s := string(st); strings.Contains(s[strings.LastIndexByte(s, ')')+1:], " Z ") {
-			return false // a zombie holds nothing
-		}
-	}
-	abs, _ := filepath.Abs(dir)
-	for _, arg := range strings.Split(string(cmdline), "\x00") {
-		if v, ok := strings.CutPrefix(arg, "--user-data-dir="); ok {
-			va, _ := filepath.Abs(v)
-			return va == abs
-		}
-	}
-	return false
-}
-
-func procComm(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(b))
+	return chromeproc.RemoveSingletons(dir)
 }

@@ -2,6 +2,7 @@ package chromedp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -121,4 +122,37 @@ func TestStopDuringStart(t *testing.T) {
 		t.Fatal("login did not return after stop")
 	}
 	waitNoProcesses(t, e.session("halted").Profile(), 10*time.Second)
+}
+
+// Prevents: clearStaleSingletons removing another host's lock, or keeping
+// a garbled lock or lone Singleton files that would stop Chromium.
+func TestClearStaleSingletonsVerdicts(t *testing.T) {
+	t.Parallel()
+	host, _ := os.Hostname()
+	for _, c := range []struct {
+		name   string
+		lock   string // SingletonLock target; "" for none
+		locked bool
+	}{
+		{"another host", "not-" + host + "-1", true},
+		{"garbled", "no pid here", false},
+		{"no lock, lone cookie", "", false},
+	} {
+		dir := t.TempDir()
+		if c.lock != "" {
+			if err := os.Symlink(c.lock, filepath.Join(dir, "SingletonLock")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink("42", filepath.Join(dir, "SingletonCookie")); err != nil {
+			t.Fatal(err)
+		}
+		removed, err := clearStaleSingletons(dir)
+		if got := errors.Is(err, errProfileLocked); got != c.locked || removed == c.locked || (!c.locked && err != nil) {
+			t.Errorf("%s: removed %v, err %v; want locked %v", c.name, removed, err, c.locked)
+		}
+		if _, err := os.Lstat(filepath.Join(dir, "SingletonCookie")); os.IsNotExist(err) == c.locked {
+			t.Errorf("%s: SingletonCookie kept %v, want %v", c.name, !os.IsNotExist(err), c.locked)
+		}
+	}
 }

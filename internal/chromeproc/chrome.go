@@ -1,4 +1,4 @@
-package reaper
+package chromeproc
 
 import (
 	"bytes"
@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	ps "github.com/mitchellh/go-ps"
 )
 
 // chromeNames are the executable base names of Chrome and Chromium builds
@@ -33,125 +31,129 @@ var chromeNames = map[string]bool{
 	"headless_shell":         true,
 }
 
-// proc is one process we looked at, identified by pid and start time
-// (together unique for the life of the system).
-type proc struct {
-	pid, ppid int
-	start     uint64 // clock ticks after boot (/proc/PID/stat field 22)
-	exe       string // what identified it as a Chrome
-	profile   string // its --user-data-dir, absolute and resolved; "" for none
-	main      bool   // a browser main process (no --type= switch)
+// Chrome is a live process running a Chrome executable.
+type Chrome struct {
+	Proc
+	// Exe is what identified it as a Chrome: the kernel's
+	// /proc/PID/exe, or argv[0] when that cannot be read.
+	Exe string
+	// Profile is its --user-data-dir made absolute (against the
+	// process's working directory) with symlinks and ".." resolved; ""
+	// when it has none, or one that cannot be resolved.
+	Profile string
+	// Main is true for a browser main process (no --type= switch).
+	Main bool
+
+	hasDir bool // it has a non-empty --user-data-dir (Profile may still be "")
 }
 
-func (p proc) String() string {
+func (c Chrome) String() string {
 	kind := "browser"
-	if !p.main {
+	if !c.Main {
 		kind = "child"
 	}
-	if p.profile == "" {
-		return fmt.Sprintf("pid %d (%s %s, child of pid %d)", p.pid, filepath.Base(p.exe), kind, p.ppid)
+	if c.Profile == "" {
+		return fmt.Sprintf("pid %d (%s %s, child of pid %d)", c.PID, filepath.Base(c.Exe), kind, c.PPID)
 	}
-	return fmt.Sprintf("pid %d (%s %s, profile %s)", p.pid, filepath.Base(p.exe), kind, p.profile)
+	return fmt.Sprintf("pid %d (%s %s, profile %s)", c.PID, filepath.Base(c.Exe), kind, c.Profile)
 }
 
-// key identifies a process across scans.
-type key struct {
-	pid   int
-	start uint64
-}
-
-func (p proc) key() key { return key{p.pid, p.start} }
-
-// scanOurs lists the live processes that belong to stateDir (already
-// resolved): Chrome executables of our uid whose --user-data-dir resolves
-// inside stateDir, plus the Chrome-executable descendants of those
-// browsers (children whose own flag could not be resolved, e.g. because
-// it was relative and they changed directory).
-func scanOurs(stateDir string, uid int) ([]proc, error) {
-	all, err := ps.Processes()
+// Ours lists the live Chrome processes that belong to dir: Chrome
+// executables whose real uid is our effective uid and whose
+// --user-data-dir resolves to dir or below it (dir is made absolute and
+// resolved first), plus the Chrome-executable descendants of those
+// (children whose own flag could not be resolved, e.g. a relative one
+// after they changed directory). Our own process is never listed. The
+// error says the process list could not be read; a process that cannot
+// be inspected (it exited, or is not ours) is left out.
+func Ours(dir string) ([]Chrome, error) {
+	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("listing processes: %w", err)
+		return nil, err
 	}
-	self := os.Getpid()
-	chromes := make(map[int]proc)
+	dir = resolve(abs)
+	all, err := Processes()
+	if err != nil {
+		return nil, err
+	}
+	uid, self := os.Geteuid(), os.Getpid()
+	chromes := make(map[int]Chrome)
 	children := make(map[int][]int)
 	for _, p := range all {
-		if p.Pid() == self {
+		if p.PID == self {
 			continue
 		}
-		children[p.PPid()] = append(children[p.PPid()], p.Pid())
-		info, ok := inspect(p.Pid(), uid)
-		if ok {
-			chromes[info.pid] = info
+		children[p.PPID] = append(children[p.PPID], p.PID)
+		if c, ok := inspect(p, uid); ok {
+			chromes[c.PID] = c
 		}
 	}
-	var ours []proc
+	var ours []Chrome
 	seen := make(map[int]bool)
 	var adopt func(pid int)
 	adopt = func(pid int) {
-		for _, c := range children[pid] {
-			if p, ok := chromes[c]; ok && !seen[c] {
-				seen[c] = true
-				ours = append(ours, p)
-				adopt(c)
+		for _, k := range children[pid] {
+			if c, ok := chromes[k]; ok && !seen[k] {
+				seen[k] = true
+				ours = append(ours, c)
+				adopt(k)
 			}
 		}
 	}
-	for pid, p := range chromes {
-		if p.profile != "" && within(stateDir, p.profile) && !seen[pid] {
-			seen[pid] = true
-			ours = append(ours, p)
-			adopt(pid)
+	for _, p := range all { // in process-list order, so the result is stable
+		c, ok := chromes[p.PID]
+		if ok && c.Profile != "" && within(dir, c.Profile) && !seen[c.PID] {
+			seen[c.PID] = true
+			ours = append(ours, c)
+			adopt(c.PID)
 		}
 	}
 	return ours, nil
 }
 
-// inspect reads what decides ownership of one process: it reports ok only
-// for a live (non-zombie) Chrome executable running as uid. The profile is
-// resolved when the process has a --user-data-dir.
-func inspect(pid, uid int) (proc, bool) {
-	p := proc{pid: pid}
-	state, ppid, start, err := readStat(pid)
-	if err != nil || state == 'Z' || state == 'X' {
-		return p, false
+// inspect reads what decides whether p is a Chrome and on which profile.
+// With uid >= 0, only a process whose real uid is uid qualifies. ok is
+// false for anything but a live Chrome executable, and when p.PID stopped
+// naming p while it was read.
+func inspect(p Proc, uid int) (c Chrome, ok bool) {
+	c.Proc = p
+	if !p.live() {
+		return c, false
 	}
-	p.ppid, p.start = ppid, start
-	if u, err := realUID(pid); err != nil || u != uid {
-		return p, false
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return p, false
-	}
-	args := splitCmdline(raw)
-	exe, ok := chromeExe(pid, args)
-	if !ok {
-		return p, false
-	}
-	p.exe = exe
-	p.main = isMain(args)
-	if dir, ok := userDataDir(args); ok && dir != "" {
-		if abs, ok := absolute(pid, dir); ok {
-			p.profile = resolve(abs)
+	if uid >= 0 {
+		if u, err := realUID(p.PID); err != nil || u != uid {
+			return c, false
 		}
 	}
-	// The stat line is read last again: if the pid was reused while we
-	// read the rest, the start time changed and what we read may be
-	// another process's.
-	if _, _, again, err := readStat(pid); err != nil || again != start {
-		return p, false
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/cmdline")
+	if err != nil {
+		return c, false
 	}
-	return p, true
+	args := splitCmdline(raw)
+	exe, ok := chromeExe(p.PID, args)
+	if !ok {
+		return c, false
+	}
+	c.Exe = exe
+	c.Main = isMain(args)
+	if dir, ok := userDataDir(args); ok && dir != "" {
+		c.hasDir = true
+		if abs, ok := absolute(p.PID, dir); ok {
+			c.Profile = resolve(abs)
+		}
+	}
+	// If the pid was reused while we read, the start time changed and
+	// what we read may be another process's.
+	return c, p.Same()
 }
 
 // chromeExe decides whether a process runs a Chrome executable. The
 // kernel's /proc/PID/exe is the authority (argv[0] is whatever the process
 // chose); a " (deleted)" suffix (the package was upgraded under a running
 // browser) is ignored. Only when exe cannot be read for lack of permission
-// (a non-dumpable process of ours) does argv[0] decide.
+// (a non-dumpable process, or another user's) does argv[0] decide.
 func chromeExe(pid int, args []string) (string, bool) {
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
 	if err == nil {
 		exe = strings.TrimSuffix(exe, " (deleted)")
 		return exe, chromeNames[filepath.Base(exe)]
@@ -163,47 +165,19 @@ func chromeExe(pid int, args []string) (string, bool) {
 	return argv0, chromeNames[filepath.Base(argv0)]
 }
 
-// readStat parses /proc/PID/stat: state, parent pid and start time.
-func readStat(pid int) (state byte, ppid int, start uint64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	// The command name (field 2) is in parentheses and may contain
-	// anything, including ") "; the fields resume after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	ppid, err = strconv.Atoi(f[1])
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	start, err = strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	return f[0][0], ppid, start, nil
-}
-
 // realUID reads the real uid from /proc/PID/status (the files of a
 // non-dumpable process are owned by root, so stat's owner would lie).
 func realUID(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 0 {
-				break
+			if f := strings.Fields(rest); len(f) > 0 {
+				return strconv.Atoi(f[0])
 			}
-			return strconv.Atoi(f[0])
+			break
 		}
 	}
 	return 0, fmt.Errorf("/proc/%d/status: no Uid line", pid)
@@ -271,8 +245,7 @@ func splitTitle(s string) []string {
 	for {
 		i := strings.Index(s, " -")
 		if i < 0 {
-			out = append(out, s)
-			return out
+			return append(out, s)
 		}
 		out = append(out, s[:i])
 		s = s[i+1:]
@@ -297,16 +270,16 @@ func absolute(pid int, dir string) (string, bool) {
 	if strings.HasPrefix(dir, "/") {
 		return dir, true
 	}
-	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
 	if err != nil || !strings.HasPrefix(cwd, "/") {
 		return "", false
 	}
 	return strings.TrimSuffix(cwd, "/") + "/" + dir, true
 }
 
-// resolve returns path with symlinks and ".." resolved the way the kernel
-// would walk it. Path components that do not exist (a deleted profile) are
-// appended to the resolved existing prefix.
+// resolve returns the absolute path with symlinks and ".." resolved the
+// way the kernel would walk it. Path components that do not exist (a
+// deleted profile) are appended to the resolved existing prefix.
 func resolve(path string) string {
 	if r, err := filepath.EvalSymlinks(path); err == nil {
 		return r
