@@ -28,10 +28,9 @@ type Client struct {
 	enc     *json.Encoder
 	wmu     sync.Mutex // serialises writes
 	nextID  uint64
-	calls   map[uint64]chan rpcReply
+	calls   map[uint64]*pendingCall
 	err     error // set once the connection has failed
 	watches map[string]*Watcher
-	pending map[string][]Event // events that beat their subscribe reply
 }
 
 // Dial connects to the daemon at socket (empty: DefaultSocket) and
@@ -57,12 +56,24 @@ func (e *NotRunningError) Error() string {
 
 func (e *NotRunningError) Unwrap() error { return e.Err }
 
-// ErrClosed is returned by calls on a Client whose connection is gone.
+// ErrClosed is returned by calls on a Client whose connection is gone,
+// including calls that were waiting for their reply when it went.
 var ErrClosed = errors.New("connection to wad closed")
 
+// pendingCall is a request waiting for its reply.
+type pendingCall struct {
+	reply chan rpcReply // 1-buffered
+	// onResult, if set, runs on the reading goroutine with a successful
+	// result before the next message is read: Watch registers its watcher
+	// there, so an event right behind the reply finds it.
+	onResult func(json.RawMessage)
+}
+
+// rpcReply is the outcome of a call: a result, or an error (an *Error
+// from the daemon, or ErrClosed).
 type rpcReply struct {
 	Result json.RawMessage
-	Error  *Error
+	Err    error
 }
 
 // wire is any message on the socket, in either direction.
@@ -111,7 +122,7 @@ func (c *Client) connect(ctx context.Context) error {
 	}
 	c.conn = nc
 	c.enc = json.NewEncoder(nc)
-	c.calls = make(map[uint64]chan rpcReply)
+	c.calls = make(map[uint64]*pendingCall)
 	go c.read(nc)
 	return nil
 }
@@ -139,24 +150,30 @@ func (c *Client) read(nc net.Conn) {
 		}
 		var id uint64
 		if m.ID == nil || json.Unmarshal(*m.ID, &id) != nil {
-			continue // e.g. an error for a line the daemon could not parse
+			// An error the daemon could not attribute to a request (it
+			// closes the connection after those it cannot answer).
+			continue
 		}
 		r := rpcReply{Result: m.Result}
 		if m.Error != nil {
-			r.Error = &Error{Code: m.Error.Code, Message: m.Error.Message}
+			r.Err = &Error{Code: m.Error.Code, Message: m.Error.Message}
 		}
 		c.mu.Lock()
-		ch := c.calls[id]
+		pc := c.calls[id]
 		delete(c.calls, id)
 		c.mu.Unlock()
-		if ch != nil {
-			ch <- r
+		if pc == nil {
+			continue // its caller gave up
 		}
+		if r.Err == nil && pc.onResult != nil {
+			pc.onResult(r.Result)
+		}
+		pc.reply <- r
 	}
 	c.fail(ErrClosed)
 }
 
-// fail ends every call and watch with err.
+// fail ends every call waiting for a reply with err, and every watch.
 func (c *Client) fail(err error) {
 	c.mu.Lock()
 	if c.err == nil {
@@ -165,8 +182,8 @@ func (c *Client) fail(err error) {
 	calls, ws := c.calls, c.watches
 	c.calls, c.watches = nil, nil
 	c.mu.Unlock()
-	for _, ch := range calls {
-		ch <- rpcReply{Error: &Error{Code: CodeInternal, Message: err.Error()}}
+	for _, pc := range calls {
+		pc.reply <- rpcReply{Err: err}
 	}
 	for _, w := range ws {
 		w.close()
@@ -188,15 +205,24 @@ func (c *Client) Close() error {
 }
 
 // Call invokes method with params and decodes its result into result
-// (which may be nil). Error replies come back as *Error.
+// (which may be nil). Error replies come back as *Error; a connection that
+// is gone, or goes before the reply arrives, gives ErrClosed; a ctx that
+// ends first gives ctx.Err().
 func (c *Client) Call(ctx context.Context, method string, params, result any) error {
+	return c.call(ctx, method, params, result, nil)
+}
+
+// call is Call with a hook that runs on the reading goroutine when the
+// successful reply arrives (see pendingCall.onResult). When call returns nil,
+// the hook has run; when it returns an error, the hook has not.
+func (c *Client) call(ctx context.Context, method string, params, result any, onResult func(json.RawMessage)) error {
 	if err := c.connect(ctx); err != nil {
 		return err
 	}
 	if params == nil {
 		params = Empty{}
 	}
-	ch := make(chan rpcReply, 1)
+	pc := &pendingCall{reply: make(chan rpcReply, 1), onResult: onResult}
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
@@ -204,7 +230,7 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 	}
 	c.nextID++
 	id := c.nextID
-	c.calls[id] = ch
+	c.calls[id] = pc
 	enc, nc := c.enc, c.conn
 	c.mu.Unlock()
 
@@ -223,24 +249,31 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 		c.mu.Unlock()
 		return fmt.Errorf("sending %s: %w", method, err)
 	}
+	var r rpcReply
 	select {
-	case r := <-ch:
-		if r.Error != nil {
-			return r.Error
-		}
-		if result == nil {
-			return nil
-		}
-		if err := json.Unmarshal(r.Result, result); err != nil {
-			return fmt.Errorf("decoding %s result: %w", method, err)
-		}
-		return nil
+	case r = <-pc.reply:
 	case <-ctx.Done():
 		c.mu.Lock()
+		_, waiting := c.calls[id]
 		delete(c.calls, id)
 		c.mu.Unlock()
-		return ctx.Err()
+		if waiting {
+			return ctx.Err()
+		}
+		// The reader (or fail) took the call just now: its reply, and
+		// any hook, are the outcome.
+		r = <-pc.reply
 	}
+	if r.Err != nil {
+		return r.Err
+	}
+	if result == nil {
+		return nil
+	}
+	if err := json.Unmarshal(r.Result, result); err != nil {
+		return fmt.Errorf("decoding %s result: %w", method, err)
+	}
+	return nil
 }
 
 // Version returns the daemon's version.
@@ -324,7 +357,8 @@ func (w *Watcher) close() {
 	}
 }
 
-// Close ends the subscription.
+// Close ends the subscription: C is closed at once, and events the
+// daemon still sends for it are dropped.
 func (w *Watcher) Close() error {
 	w.c.mu.Lock()
 	_, live := w.c.watches[w.ID]
@@ -334,42 +368,39 @@ func (w *Watcher) Close() error {
 	if !live {
 		return nil
 	}
-	err := w.c.Call(context.Background(), MethodUnsubscribe, UnsubscribeParams{Subscription: w.ID}, nil)
-	w.c.mu.Lock()
-	delete(w.c.pending, w.ID)
-	w.c.mu.Unlock()
-	return err
+	return w.c.Call(context.Background(), MethodUnsubscribe, UnsubscribeParams{Subscription: w.ID}, nil)
 }
 
 // watchBuffer is how many events a Watcher holds before it drops.
 const watchBuffer = 1024
 
 // Watch subscribes to events (empty params: every client, every kind).
+// The daemon sends no event of a subscription before its reply, and the
+// watcher is registered as that reply is read, so none is lost.
 func (c *Client) Watch(ctx context.Context, p SubscribeParams) (*Watcher, error) {
-	if err := c.connect(ctx); err != nil {
-		return nil, err
-	}
 	ch := make(chan Event, watchBuffer)
 	w := &Watcher{C: ch, c: c, ch: ch}
-	var r SubscribeResult
-	if err := c.Call(ctx, MethodSubscribe, p, &r); err != nil {
+	register := func(res json.RawMessage) {
+		var r SubscribeResult
+		if json.Unmarshal(res, &r) != nil {
+			return // call reports the decoding error
+		}
+		w.ID = r.Subscription
+		// This runs on the reader, before its fail: a watcher registered
+		// on a dying connection is closed there.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.watches == nil {
+			c.watches = make(map[string]*Watcher)
+		}
+		c.watches[w.ID] = w
+	}
+	if err := c.call(ctx, MethodSubscribe, p, nil, register); err != nil {
 		return nil, err
 	}
-	w.ID = r.Subscription
-	// The daemon may push events before its reply reaches us; onNotify
-	// parks those in pending.
-	c.mu.Lock()
-	if c.watches == nil {
-		c.watches = make(map[string]*Watcher)
+	if w.ID == "" {
+		return nil, fmt.Errorf("decoding %s result: no subscription id", MethodSubscribe)
 	}
-	c.watches[w.ID] = w
-	// Deliver the parked events under the lock, so none that arrives now
-	// can overtake them.
-	for _, ev := range c.pending[w.ID] {
-		w.deliver(ev)
-	}
-	delete(c.pending, w.ID)
-	c.mu.Unlock()
 	return w, nil
 }
 
@@ -386,18 +417,11 @@ func (w *Watcher) deliver(ev Event) {
 	}
 }
 
+// onEvent hands ev to its watcher; an event of a subscription that has no
+// watcher (closed, or its Watch gave up) is dropped.
 func (c *Client) onEvent(ev Event) {
 	c.mu.Lock()
 	w := c.watches[ev.Subscription]
-	if w == nil && c.err == nil {
-		// The reply to events.subscribe may still be on its way.
-		if c.pending == nil {
-			c.pending = make(map[string][]Event)
-		}
-		if len(c.pending[ev.Subscription]) < watchBuffer {
-			c.pending[ev.Subscription] = append(c.pending[ev.Subscription], ev)
-		}
-	}
 	c.mu.Unlock()
 	if w != nil {
 		w.deliver(ev)

@@ -7,8 +7,9 @@ import (
 )
 
 // TestClientDoesNotLinkTheDaemon keeps wactl and Go apps small: neither ctl
-// nor cmd/wactl may depend on the daemon, the registry, or a backend's
-// libraries (Chromium driver, whatsmeow, SQLite).
+// nor cmd/wactl may depend on the daemon, the registry, a backend's
+// libraries (Chromium driver, whatsmeow, SQLite), or the daemon's JSON-RPC
+// server (jrpc2, which brings net/http and crypto/tls).
 func TestClientDoesNotLinkTheDaemon(t *testing.T) {
 	forbidden := []string{
 		"github.com/wad-project/wad/daemon",
@@ -17,6 +18,9 @@ func TestClientDoesNotLinkTheDaemon(t *testing.T) {
 		"github.com/chromedp/",
 		"go.mau.fi/whatsmeow",
 		"modernc.org/sqlite",
+		"github.com/creachadair/jrpc2",
+		"net/http",
+		"crypto/tls",
 	}
 	for _, pkg := range []string{"github.com/wad-project/wad/ctl", "github.com/wad-project/wad/cmd/wactl"} {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/creachadair/jrpc2"
 )
 
 // Error codes. The standard JSON-RPC 2.0 codes come first; the application
@@ -27,17 +25,15 @@ const (
 )
 
 // Error is an error with a wire code. The daemon returns these from its
-// handlers; the Client turns every error reply into one, so callers can
-// test them with errors.Is against the class sentinels below.
+// handlers (and sends Code and Message as the reply's error object); the
+// Client turns every error reply into one, so callers can test them with
+// errors.Is against the class sentinels below.
 type Error struct {
 	Code    int
 	Message string
 }
 
 func (e *Error) Error() string { return e.Message }
-
-// ErrCode makes Error a jrpc2.ErrCoder, so the daemon sends Code.
-func (e *Error) ErrCode() jrpc2.Code { return jrpc2.Code(e.Code) }
 
 // Is reports whether target is the class sentinel of e's code, or an
 // Error with the same code.
@@ -67,9 +63,9 @@ func Errorf(code int, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// AsError returns err as an *Error: itself if it is (or wraps) one, with
-// the code of a jrpc2 error, CodeTimeout for context.DeadlineExceeded, and
-// CodeInternal for anything else. It returns nil for nil.
+// AsError returns err as an *Error: itself if it is (or wraps) one,
+// CodeTimeout for context.DeadlineExceeded, and CodeInternal for anything
+// else. It returns nil for nil.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
@@ -80,10 +76,6 @@ func AsError(err error) *Error {
 			return e
 		}
 		return &Error{Code: e.Code, Message: err.Error()}
-	}
-	var je *jrpc2.Error
-	if errors.As(err, &je) {
-		return &Error{Code: int(je.Code), Message: je.Message}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Code: CodeTimeout, Message: err.Error()}

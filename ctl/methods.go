@@ -19,8 +19,9 @@ const (
 	NotifyEvent = "event"
 )
 
-// Access says whether a method only reads state or changes it. The daemon's
-// access rules grant the two separately.
+// Access is the class of a method: whether it only reads state or
+// changes it. The daemon's [[access]] rules grant the two separately
+// (write includes read).
 type Access int
 
 const (
@@ -28,12 +29,25 @@ const (
 	Write
 )
 
-// Methods lists every method with its access class, in the order the
-// documentation presents them.
-var Methods = []struct {
+// String returns "read" or "write".
+func (a Access) String() string {
+	if a == Write {
+		return "write"
+	}
+	return "read"
+}
+
+// Method is one entry of the method table.
+type Method struct {
 	Name   string
 	Access Access
-}{
+}
+
+// Methods is the method table, in the order the documentation presents
+// the methods. The daemon serves exactly these (any other name is
+// "method not found") and checks every call against the access class
+// given here before it runs.
+var Methods = []Method{
 	{MethodVersion, Read},
 	{MethodStatus, Read},
 	{MethodList, Read},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/creachadair/jrpc2"
 
+	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/reaper"
 	"github.com/wad-project/wad/sessions"
 )
@@ -24,6 +25,10 @@ type Options struct {
 	Version string
 	// Backends replaces the configured backends (tests).
 	Backends []sessions.Backend
+	// Methods replaces ctl.Methods, the table of the methods served and
+	// their access classes (tests). Every name in it must be one the
+	// daemon implements.
+	Methods []ctl.Method
 	// Notify receives systemd notification states ("READY=1", ...);
 	// nil sends them to systemd when NOTIFY_SOCKET is set.
 	Notify func(state string)
@@ -95,7 +100,11 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	d.alive = d.reg.Ping
 	d.cfg.Store(&cfg)
 	d.pol.Store(newAccessPolicy(cfg.Access))
-	d.table = d.methods()
+	spec := o.Methods
+	if spec == nil {
+		spec = ctl.Methods
+	}
+	d.table = d.methods(spec)
 	return d, nil
 }
 
@@ -162,12 +171,16 @@ func (d *Daemon) serveConn(c net.Conn) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cs := &connState{ctx: ctx}
+	lines := newLineChannel(c, c, d.config().MaxRequestBytes)
+	cs := &connState{ctx: ctx, lines: lines}
 	rctx := withPeer(context.WithValue(ctx, connKey{}, cs), p)
 	srv := jrpc2.NewServer(d.table, &jrpc2.ServerOptions{
 		AllowPush:   true,
 		Concurrency: 16,
 		NewContext:  func() context.Context { return rctx },
+		// The method table is all that is served: no rpc.serverInfo,
+		// which would bypass the access rules.
+		DisableBuiltin: true,
 	})
 	d.mu.Lock()
 	if d.conns == nil { // shutting down
@@ -178,12 +191,10 @@ func (d *Daemon) serveConn(c net.Conn) {
 	d.mu.Unlock()
 	d.log.Debug("connection opened", "pid", p.PID, "uid", p.UID, "gid", p.GID)
 
-	srv.Start(newLineChannel(c, c, d.config().MaxRequestBytes))
+	srv.Start(lines)
 	err = srv.Wait()
 	cancel()
-	for _, id := range cs.ids() {
-		d.reg.Bus().Unsubscribe(id)
-	}
+	d.stopFeeds(cs)
 	d.mu.Lock()
 	delete(d.conns, srv)
 	d.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -14,24 +15,35 @@ import (
 	"github.com/wad-project/wad/ctl"
 )
 
-// lineChannel is jrpc2's newline framing with a bound: a line longer than
-// max bytes is read to its end and thrown away without being buffered, and
-// the peer gets an invalid-request error for it; the connection stays
-// usable. Blank lines are ignored, so people typing into socat can press
-// Enter. Writes are serialised because both jrpc2 and the size-error path
-// write.
+// lineChannel is jrpc2's newline framing with what wad's wire contract
+// (docs/wire.md) adds:
 //
-// When the peer half-closes (`printf '...' | socat - UNIX-CONNECT:...`),
-// the end of input is held back until every request read so far has been
-// answered: jrpc2 drops queued requests when its channel reports EOF, and
-// a scripted client deserves its replies.
+//   - A bound: a line longer than max bytes is read to its end without
+//     being buffered beyond max, and answered with invalid request under
+//     the request's id when the line starts with a readable one. When it
+//     does not, the error carries id null and the connection is closed,
+//     since the client could not tell which call failed.
+//   - Blank lines are ignored, so people typing into socat can press Enter.
+//   - Valid JSON that is no request is answered here (precheck).
+//   - A request with "id": null is answered, with id null (see standIns).
+//   - afterReply says when the reply to a request has been written, so a
+//     subscription's events never overtake its subscribe reply.
+//   - When the peer half-closes (`printf '...' | socat - UNIX-CONNECT:...`),
+//     the end of input is held back until every request read so far has
+//     been answered: jrpc2 drops queued requests when its channel reports
+//     EOF, and a scripted client deserves its replies.
+//
+// Writes are serialised: jrpc2, the event feeds and the error paths all
+// write.
 type lineChannel struct {
 	r   *bufio.Reader
 	wc  io.WriteCloser
 	max int
 
-	mu      sync.Mutex // serialises writes; guards pending
+	mu      sync.Mutex // serialises writes; guards the fields below
 	pending int        // requests read that still owe a reply
+	waits   map[string]chan struct{}
+	nulls   standIns
 	replied chan struct{}
 	closed  chan struct{}
 	once    sync.Once
@@ -40,6 +52,10 @@ type lineChannel struct {
 // drainTimeout bounds how long a half-closed connection waits for its
 // outstanding replies.
 const drainTimeout = 5 * time.Minute
+
+// errUnattributable ends a connection after a request too large to read
+// whose id could not be read either.
+var errUnattributable = errors.New("request too large, without a readable id at the start of the line")
 
 var _ channel.Channel = (*lineChannel)(nil)
 
@@ -50,14 +66,47 @@ func newLineChannel(r io.Reader, wc io.WriteCloser, max int) *lineChannel {
 	}
 }
 
+// afterReply returns a channel that is closed once the reply to the
+// request with id (the raw JSON id, as jrpc2.Request.ID gives it) has been
+// written, alone or within a batch reply, or its write failed. A
+// notification (id "") gets no reply: its channel is closed already.
+func (c *lineChannel) afterReply(id string) <-chan struct{} {
+	ch := make(chan struct{})
+	if id == "" {
+		close(ch)
+		return ch
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waits == nil {
+		c.waits = make(map[string]chan struct{})
+	}
+	c.waits[id] = ch
+	return ch
+}
+
 func (c *lineChannel) Send(msg []byte) error {
 	if bytes.IndexByte(msg, '\n') >= 0 {
 		return fmt.Errorf("message contains a newline")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !isReply(msg) {
+		return c.writeLocked(msg)
+	}
+	var ids []json.RawMessage
+	if len(c.waits) > 0 || c.nulls.any() {
+		ids = replyIDs(msg)
+		msg = c.nulls.restore(msg, ids)
+	}
 	err := c.writeLocked(msg)
-	if isReply(msg) && c.pending > 0 {
+	for _, id := range ids {
+		if ch := c.waits[string(id)]; ch != nil {
+			close(ch)
+			delete(c.waits, string(id))
+		}
+	}
+	if c.pending > 0 {
 		c.pending--
 		select {
 		case c.replied <- struct{}{}:
@@ -78,11 +127,17 @@ func (c *lineChannel) write(msg []byte) error {
 // otherwise stall its own connection for good; past this it is dropped.
 const writeTimeout = 30 * time.Second
 
+// writeLocked writes msg and its newline. A write that fails (the peer is
+// gone, or left it unread for writeTimeout) may have sent part of a line,
+// so it closes the connection: the reader then ends and jrpc2 stops.
 func (c *lineChannel) writeLocked(msg []byte) error {
 	if dc, ok := c.wc.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		dc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	}
 	_, err := c.wc.Write(append(msg, '\n'))
+	if err != nil {
+		c.Close()
+	}
 	return err
 }
 
@@ -107,96 +162,28 @@ func (c *lineChannel) drain() {
 	}
 }
 
-// needsReply reports whether an inbound line will be answered: a request
-// with an id, a batch holding one, or anything jrpc2 will call an error.
-func needsReply(line []byte) bool {
-	line = bytes.TrimSpace(line)
-	var one struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if len(line) > 0 && line[0] == '[' {
-		var batch []json.RawMessage
-		if json.Unmarshal(line, &batch) != nil || len(batch) == 0 {
-			return true
-		}
-		for _, m := range batch {
-			one.ID = nil
-			if json.Unmarshal(m, &one) != nil || one.ID != nil {
-				return true
-			}
-		}
-		return false
-	}
-	if json.Unmarshal(line, &one) != nil {
-		return true
-	}
-	return one.ID != nil
-}
-
-// precheck returns an invalid-request reply for a line that is valid JSON
-// but not a request: not an object or array, or an object whose method is
-// not a string. It returns nil for everything jrpc2 should see.
-func precheck(line []byte) []byte {
-	line = bytes.TrimSpace(line)
-	if !json.Valid(line) {
-		return nil // jrpc2 replies with a parse error
-	}
-	invalid := func(id json.RawMessage, msg string) []byte {
-		if len(id) == 0 {
-			id = json.RawMessage("null")
-		}
-		b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id,
-			"error": map[string]any{"code": ctl.CodeInvalidRequest, "message": msg}})
-		return b
-	}
-	switch line[0] {
-	case '[':
-		return nil
-	case '{':
-		var m struct {
-			ID     json.RawMessage `json:"id"`
-			Method json.RawMessage `json:"method"`
-		}
-		if json.Unmarshal(line, &m) != nil {
-			return invalid(nil, "invalid request object")
-		}
-		if len(m.Method) > 0 && m.Method[0] != '"' {
-			return invalid(m.ID, "invalid request: method must be a string")
-		}
-		return nil
-	}
-	return invalid(nil, "invalid request: want a JSON-RPC request object or batch")
-}
-
-// isReply reports whether an outbound message is a response (or batch of
-// responses) rather than a server push.
-func isReply(msg []byte) bool {
-	if len(msg) > 0 && msg[0] == '[' {
-		return true
-	}
-	var m struct {
-		Method *json.RawMessage `json:"method"`
-	}
-	return json.Unmarshal(msg, &m) == nil && m.Method == nil
+// end returns the read error err, after the replies still owed (see
+// drain).
+func (c *lineChannel) end(err error) error {
+	c.drain()
+	return err
 }
 
 func (c *lineChannel) Recv() ([]byte, error) {
 	for {
 		line, tooLong, err := c.readLine()
 		if tooLong {
-			msg := fmt.Sprintf(`{"jsonrpc":"2.0","id":null,"error":{"code":%d,"message":"request too large: the limit is %d bytes per line"}}`, ctl.CodeInvalidRequest, c.max)
-			if serr := c.write([]byte(msg)); serr != nil {
-				return nil, serr
+			if werr := c.tooLarge(line); werr != nil {
+				return nil, werr
 			}
 			if err != nil {
-				return nil, err
+				return nil, c.end(err)
 			}
 			continue
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			if err != nil {
-				c.drain()
-				return nil, err
+				return nil, c.end(err)
 			}
 			continue
 		}
@@ -207,16 +194,19 @@ func (c *lineChannel) Recv() ([]byte, error) {
 				return nil, serr
 			}
 			if err != nil {
-				c.drain()
-				return nil, err
+				return nil, c.end(err)
 			}
 			continue
 		}
-		if needsReply(line) {
-			c.mu.Lock()
-			c.pending++
-			c.mu.Unlock()
+		reply, nullID := classify(line)
+		c.mu.Lock()
+		if nullID {
+			line = c.nulls.assign(line)
 		}
+		if reply {
+			c.pending++
+		}
+		c.mu.Unlock()
 		if err == io.EOF {
 			// Hand over the last line now; report EOF on the next call,
 			// after its reply.
@@ -226,15 +216,191 @@ func (c *lineChannel) Recv() ([]byte, error) {
 	}
 }
 
-// readLine returns the next line without its newline, or tooLong after
-// discarding a line over the bound.
+// tooLarge answers a line over the bound, given its first max bytes: an
+// invalid-request error under the id the line starts with. Without a
+// readable id the error carries id null, and tooLarge returns
+// errUnattributable so that the connection closes. It returns the write's
+// error if the reply cannot be written.
+func (c *lineChannel) tooLarge(prefix []byte) error {
+	msg := fmt.Sprintf("request too large: the limit is %d bytes per line", c.max)
+	id, ok := leadingID(prefix)
+	if !ok {
+		id = json.RawMessage("null")
+		msg += "; its id was not at the start of the line, so wad closes the connection"
+	}
+	if err := c.write(errorReply(id, ctl.CodeInvalidRequest, msg)); err != nil {
+		return err
+	}
+	if !ok {
+		return errUnattributable
+	}
+	return nil
+}
+
+// leadingID returns the id of the request object that prefix starts
+// with, if prefix holds the whole id member and only complete members
+// before it: `{"jsonrpc":"2.0","id":7,"method":...`. The id must be a
+// string, a number or null.
+func leadingID(prefix []byte) (json.RawMessage, bool) {
+	dec := json.NewDecoder(bytes.NewReader(prefix))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	for {
+		t, err := dec.Token()
+		key, isKey := t.(string)
+		if err != nil || !isKey {
+			return nil, false
+		}
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return nil, false
+		}
+		if key != "id" {
+			continue
+		}
+		// The value ended before the cut only if something follows it.
+		if _, err := dec.Token(); err != nil {
+			return nil, false
+		}
+		switch {
+		case isNull(v), v[0] == '"', v[0] == '-', v[0] >= '0' && v[0] <= '9':
+			return v, true
+		}
+		return nil, false
+	}
+}
+
+// errorReply is a JSON-RPC error response.
+func errorReply(id json.RawMessage, code int, msg string) []byte {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id,
+		"error": map[string]any{"code": code, "message": msg}})
+	return b
+}
+
+// classify reports whether an inbound line will be answered (a request
+// with an id, null included; a batch holding one; anything jrpc2 will
+// call an error) and whether it holds a request with "id": null.
+func classify(line []byte) (needsReply, nullID bool) {
+	line = bytes.TrimSpace(line)
+	var one struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if len(line) > 0 && line[0] == '[' {
+		var batch []json.RawMessage
+		if json.Unmarshal(line, &batch) != nil || len(batch) == 0 {
+			return true, false
+		}
+		for _, m := range batch {
+			one.ID = nil
+			if json.Unmarshal(m, &one) != nil {
+				needsReply = true
+				continue
+			}
+			if one.ID != nil {
+				needsReply = true
+				nullID = nullID || isNull(one.ID)
+			}
+		}
+		return needsReply, nullID
+	}
+	if json.Unmarshal(line, &one) != nil {
+		return true, false
+	}
+	return one.ID != nil, isNull(one.ID)
+}
+
+// precheck returns an invalid-request reply for a line that is valid JSON
+// but not a request: not an object or array, or an object whose method is
+// not a string. It returns nil for everything jrpc2 should see.
+func precheck(line []byte) []byte {
+	line = bytes.TrimSpace(line)
+	if !json.Valid(line) {
+		return nil // jrpc2 replies with a parse error
+	}
+	switch line[0] {
+	case '[':
+		return nil
+	case '{':
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method json.RawMessage `json:"method"`
+		}
+		if json.Unmarshal(line, &m) != nil {
+			return errorReply(nil, ctl.CodeInvalidRequest, "invalid request object")
+		}
+		if len(m.Method) > 0 && m.Method[0] != '"' {
+			return errorReply(m.ID, ctl.CodeInvalidRequest, "invalid request: method must be a string")
+		}
+		return nil
+	}
+	return errorReply(nil, ctl.CodeInvalidRequest, "invalid request: want a JSON-RPC request object or batch")
+}
+
+// jrpc2 writes a notification as {"jsonrpc":"2.0","method":...} and a
+// response as {"jsonrpc":"2.0","id":...}; wad pushes notifications only.
+var (
+	notificationPrefix = []byte(`{"jsonrpc":"2.0","method":`)
+	responsePrefix     = []byte(`{"jsonrpc":"2.0","id":`)
+)
+
+// isReply reports whether an outbound message is a response (or batch of
+// responses) rather than a server push.
+func isReply(msg []byte) bool {
+	switch {
+	case bytes.HasPrefix(msg, notificationPrefix):
+		return false
+	case bytes.HasPrefix(msg, responsePrefix), len(msg) > 0 && msg[0] == '[':
+		return true
+	}
+	var m struct {
+		Method *json.RawMessage `json:"method"`
+	}
+	return json.Unmarshal(msg, &m) == nil && m.Method == nil
+}
+
+// replyIDs returns the ids of an outbound response or batch of responses.
+func replyIDs(msg []byte) []json.RawMessage {
+	type reply struct {
+		ID json.RawMessage `json:"id"`
+	}
+	var rs []reply
+	if len(msg) > 0 && msg[0] == '[' {
+		if json.Unmarshal(msg, &rs) != nil {
+			return nil
+		}
+	} else {
+		rs = make([]reply, 1)
+		if json.Unmarshal(msg, &rs[0]) != nil {
+			return nil
+		}
+	}
+	ids := make([]json.RawMessage, 0, len(rs))
+	for _, r := range rs {
+		if r.ID != nil {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
+// readLine returns the next line without its newline; or, for a line over
+// the bound, its first max bytes and tooLong, having read and discarded
+// the rest.
 func (c *lineChannel) readLine() (line []byte, tooLong bool, err error) {
 	var buf []byte
 	for {
 		chunk, err := c.r.ReadSlice('\n')
 		if !tooLong {
 			if len(buf)+len(chunk) > c.max+1 {
-				tooLong, buf = true, nil
+				tooLong = true
+				if n := c.max - len(buf); n > 0 {
+					buf = append(buf, chunk[:min(n, len(chunk))]...)
+				}
+				buf = buf[:min(len(buf), c.max)]
 			} else {
 				buf = append(buf, chunk...)
 			}
@@ -243,7 +409,7 @@ func (c *lineChannel) readLine() (line []byte, tooLong bool, err error) {
 			continue
 		}
 		if tooLong {
-			return nil, true, err
+			return buf, true, err
 		}
 		return bytes.TrimSuffix(buf, []byte("\n")), false, err
 	}

@@ -29,6 +29,9 @@ func FuzzRequest(f *testing.F) {
 		`{"jsonrpc":"2.0","id":1,"method":"events.unsubscribe","params":{"subscription":"sub-1"}}`,
 		`[{"jsonrpc":"2.0","id":1,"method":"session.list"},{"jsonrpc":"2.0","method":"session.stop","params":{"client":"x"}}]`,
 		`{"jsonrpc":"2.0","id":{"a":1},"method":"wad.version"}`,
+		`{"jsonrpc":"2.0","id":null,"method":"wad.version"}`,
+		`[{"jsonrpc":"2.0","id":null,"method":"events.subscribe"},{"jsonrpc":"2.0","id":null,"method":"events.unsubscribe","params":{"subscription":"sub-1"}}]`,
+		`{"jsonrpc":"2.0","id":"\u0000null-1","method":"wad.version"}`,
 		`{"jsonrpc":"2.0","id":1,"method":"session.status","params":{"client":"\u0000"}}`,
 		`garbage`, `[]`, `{}`, `null`, `"x"`, `{"jsonrpc":"2.0","id":1,"method":"rpc.cancel","params":[1]}`,
 	} {

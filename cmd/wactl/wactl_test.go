@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/daemon"
 	"github.com/wad-project/wad/daemon/daemontest"
 	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/sessiontest"
@@ -143,11 +144,27 @@ func TestSendStopLogoutAndErrors(t *testing.T) {
 	}
 }
 
+func TestSendTooLargeFailsInsteadOfHanging(t *testing.T) {
+	b := &sessiontest.Backend{Connect: true}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b},
+		Config: func(c *daemon.Config) { c.MaxRequestBytes = 4096 }})
+	if _, err := d.Client.Login(context.Background(), ctl.LoginParams{Client: "sales"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"--socket", d.Socket, "send", "sales", "+4915112345678", strings.Repeat("x", 10000)}, nil, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "request too large") {
+		t.Fatalf("oversized send: exit %d, stderr %q", code, errb.String())
+	}
+}
+
 func TestLoginShowsQRAndWaitsForConnection(t *testing.T) {
 	b := &sessiontest.Backend{}
 	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
 	go func() {
-		for b.Session("sales") == nil || b.Session("sales").Status().State != ctl.StateQR {
+		for b.Session("sales") == nil || b.Session("sales").St.Get().State != ctl.StateQR {
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(100 * time.Millisecond)

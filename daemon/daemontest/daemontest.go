@@ -27,6 +27,9 @@ type Options struct {
 	MaxSessions    int
 	StartTimeout   time.Duration
 	Access         []daemon.AccessRule
+	// Methods, if set, replaces ctl.Methods: the methods served and
+	// their access classes.
+	Methods []ctl.Method
 	// Config, if set, is applied last to the config the test daemon uses.
 	Config func(*daemon.Config)
 	// Log receives the daemon's log; default: t.Log at debug level.
@@ -81,7 +84,7 @@ func Start(t testing.TB, o Options) *Daemon {
 		log = slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Log: log, Version: "test", Backends: o.Backends, Notify: func(string) {}})
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Log: log, Version: "test", Backends: o.Backends, Methods: o.Methods, Notify: func(string) {}})
 	if err != nil {
 		cancel()
 		t.Fatalf("starting daemon: %v", err)

@@ -3,12 +3,13 @@
 //
 //     wad-client.js [--socket PATH] [--timeout SECONDS] CLIENT TO TEXT
 //
-// Talks JSON-RPC 2.0 to wad's Unix socket (one JSON object per line), with
-// Node's standard library only. It subscribes to the client's events,
-// calls session.login, prints the QR code string (render it with
-// `qrencode -t ansiutf8 STRING`, or use `wactl login CLIENT`) or pairing
-// code while the phone is not linked yet, waits until the session is
-// connected, then calls message.send and prints the message id.
+// Talks JSON-RPC 2.0 to wad's Unix socket (one JSON object per line; the
+// contract is docs/wire.md in wad's source), with Node's standard library
+// only. It subscribes to the client's events, calls session.login, prints
+// the QR code string (render it with `qrencode -t ansiutf8 STRING`, or use
+// `wactl login CLIENT`) or pairing code while the phone is not linked yet,
+// waits until the session is connected, then calls message.send and
+// prints the message id.
 //
 // The socket is --socket, else $WAD_SOCKET, else /run/wad/wad.sock (whose
 // users must be root or in group wad). Exit status: 0 sent; 1 the session

@@ -1,0 +1,146 @@
+package ctl_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wad-project/wad/ctl"
+)
+
+// fakeDaemon serves one connection on a real Unix socket: for every
+// request it reads it writes, in one write, the lines answer returns. It
+// returns the socket path.
+func fakeDaemon(t *testing.T, answer func(method string, id json.RawMessage) []string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "wad.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			var req struct {
+				ID     json.RawMessage `json:"id"`
+				Method string          `json:"method"`
+			}
+			json.Unmarshal(sc.Bytes(), &req)
+			if lines := answer(req.Method, req.ID); len(lines) > 0 {
+				if _, err := c.Write([]byte(strings.Join(lines, "\n") + "\n")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return path
+}
+
+func result(id json.RawMessage, v string) string {
+	return `{"jsonrpc":"2.0","id":` + string(id) + `,"result":` + v + `}`
+}
+
+func event(sub, text string) string {
+	return `{"jsonrpc":"2.0","method":"event","params":{"subscription":"` + sub + `","client":"sales","kind":"message","message":{"id":"M","text":"` + text + `"}}}`
+}
+
+func heap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func TestClosedWatcherKeepsNoEvents(t *testing.T) {
+	text := strings.Repeat("x", 1024)
+	n := 0
+	socket := fakeDaemon(t, func(method string, id json.RawMessage) []string {
+		switch method {
+		case ctl.MethodSubscribe:
+			n++
+			return []string{result(id, fmt.Sprintf(`{"subscription":"sub-%d"}`, n))}
+		case ctl.MethodUnsubscribe:
+			// A daemon that goes on sending events of the closed
+			// subscription.
+			lines := []string{result(id, `{"ok":true}`)}
+			for range 1100 {
+				lines = append(lines, event(fmt.Sprintf("sub-%d", n), text))
+			}
+			return lines
+		}
+		return []string{result(id, `{"version":"fake"}`)}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := ctl.Dial(ctx, socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	before := heap()
+	for range 8 {
+		w, err := c.Watch(ctx, ctl.SubscribeParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The version reply comes after every event: they have been read.
+	if _, err := c.Version(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if grown := int64(heap()) - int64(before); grown > 4<<20 {
+		t.Fatalf("the client holds %.1f MB after the events of closed watchers", float64(grown)/(1<<20))
+	}
+}
+
+func TestEventRightBehindTheSubscribeReplyReachesTheWatcher(t *testing.T) {
+	n := 0
+	socket := fakeDaemon(t, func(method string, id json.RawMessage) []string {
+		n++
+		sub := fmt.Sprintf("sub-%d", n)
+		return []string{result(id, `{"subscription":"`+sub+`"}`), event(sub, "first")}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := ctl.Dial(ctx, socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 50 {
+		w, err := c.Watch(ctx, ctl.SubscribeParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ev := <-w.C:
+			if ev.Subscription != w.ID || ev.Message.Text != "first" {
+				t.Fatalf("watcher %s got %+v", w.ID, ev)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the event right behind the reply of %s was lost", w.ID)
+		}
+	}
+}
