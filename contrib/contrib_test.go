@@ -51,9 +51,6 @@ func TestExampleConfigLoads(t *testing.T) {
 	if len(cfg.Chromedp.Flags) == 0 {
 		cfg.Chromedp.Flags = def.Chromedp.Flags
 	}
-	if cfg.Chromedp.StartTimeout == 2*time.Minute && def.Chromedp.StartTimeout == 0 {
-		cfg.Chromedp.StartTimeout = 0
-	}
 	if !reflect.DeepEqual(cfg, def) {
 		t.Errorf("wad.toml states values other than the defaults:\n got %+v\nwant %+v", cfg, def)
 	}
@@ -256,7 +253,7 @@ func TestExampleClientsWaitForQRScan(t *testing.T) {
 				}
 			}
 			s := b.Session("support")
-			if want := s.Status().QR; qr != want {
+			if want := s.St.Get().QR; qr != want {
 				t.Errorf("client printed QR %q, session has %q", qr, want)
 			}
 			if len(s.Sent) != 0 {

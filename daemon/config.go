@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/reaper"
+	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/chromedp"
 	"github.com/wad-project/wad/sessions/whatsmeow"
 )
@@ -57,7 +58,7 @@ type Duration = time.Duration
 const (
 	DefaultMaxRequestBytes = 1 << 20
 	DefaultShutdownTimeout = 20 * time.Second
-	DefaultStartTimeout    = 2 * time.Minute
+	DefaultStartTimeout    = sessions.DefaultStartTimeout
 	DefaultBackend         = "whatsmeow"
 )
 

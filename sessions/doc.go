@@ -1,8 +1,12 @@
-// Package sessions owns the lifecycle of WhatsApp sessions: the Registry
-// that keeps exactly one session per client (with a per-client creation
-// lock, so concurrent logins never create two and slow creation never
-// blocks other clients), the Session interface the backends implement, the
-// Status tracker that enforces the state machine and publishes state and
-// QR events, and the event Bus that fans events out to subscribers without
+// Package sessions owns the life of WhatsApp sessions. Its Registry keeps
+// exactly one session per client and is the only owner of each session's
+// lifecycle: it creates sessions under a per-client creation marker,
+// runs at most one start, stop or logout per session at a time (logins
+// share a start; a stop or logout cancels it first), reserves
+// max_sessions slots itself, and refuses everything once closing. The
+// package also defines what a backend implements (Backend, Session, and
+// one Op type per operation a connected session performs), the Status
+// tracker that enforces the state machine and publishes state and QR
+// events, and the event Bus that fans events out to subscribers without
 // ever letting a slow one block a session.
 package sessions

@@ -14,26 +14,51 @@ import (
 	"github.com/wad-project/wad/ctl"
 )
 
+// DefaultStartTimeout bounds one start (launching a browser or dialling
+// WhatsApp, until a QR code, a pairing code or a connection shows) when
+// the configuration names no other bound. It is the only start timeout:
+// backends run within the context the registry gives them.
+const DefaultStartTimeout = 2 * time.Minute
+
+// DefaultRestoreConcurrency is how many stored sessions Restore starts at
+// once.
+const DefaultRestoreConcurrency = 4
+
+// opTimeout bounds a stop or logout that runs on behalf of a caller: the
+// operation runs to its end even if the caller goes away, so that a
+// session is never left half stopped.
+const opTimeout = time.Minute
+
 // Config is what the registry needs from the daemon's configuration.
 type Config struct {
 	// StateDir is passed to backends in Env.
 	StateDir string
 	// DefaultBackend serves logins that name none.
 	DefaultBackend string
-	// MaxSessions bounds the active sessions (starting, qr, pairing,
-	// connected, disconnected); zero means no limit.
+	// MaxSessions bounds the sessions that hold a slot: from the moment a
+	// login creates or starts one until it stops, fails or is logged out.
+	// Zero means no limit.
 	MaxSessions int
-	// StartTimeout bounds one start; zero means 2 minutes.
+	// StartTimeout bounds one start; zero means DefaultStartTimeout.
 	StartTimeout time.Duration
+	// RestoreConcurrency bounds the starts Restore runs at once; zero
+	// means DefaultRestoreConcurrency.
+	RestoreConcurrency int
 	// Log is the daemon's logger.
 	Log *slog.Logger
 }
 
-// Registry keeps exactly one session per client. Its map is guarded by one
-// mutex that is never held while a backend works: creation runs under a
-// per-client creation marker that concurrent callers for the same client
-// wait on (and share the result of), and starts run under a per-session
-// single-flight that concurrent logins share.
+// Registry keeps exactly one session per client and is the only owner of
+// its life. Creation runs under a per-client creation marker that
+// concurrent callers wait on and share. After that, each session has at
+// most one lifecycle operation in flight (a start, a stop or a logout),
+// which the registry alone knows of: logins join a start in flight, a stop
+// or logout cancels it and waits for it to return before running, and
+// operations queue behind a stop or logout. Backends are therefore never
+// asked to do two lifecycle operations on one session at once.
+//
+// The registry's map mutex is a leaf: nothing else is locked, and no
+// backend is called, while it is held.
 type Registry struct {
 	cfg      Config
 	log      *slog.Logger
@@ -45,6 +70,8 @@ type Registry struct {
 	entries  map[string]*entry
 	creating map[string]*creation
 	closed   bool
+	slots    int            // sessions holding a max_sessions slot
+	calls    sync.WaitGroup // operations (Do) in flight; Add only while !closed
 }
 
 type creation struct {
@@ -58,16 +85,47 @@ type entry struct {
 	client  string
 	backend string
 	sess    Session
+	st      *Status
+	log     *slog.Logger
 
 	mu      sync.Mutex
-	start   *startCall // in flight, or nil
-	removed bool       // logged out and gone from the map
+	op      *op  // the lifecycle operation in flight, or nil
+	removed bool // logged out and gone from the map
+
+	slot bool // holds a max_sessions slot; guarded by Registry.mu
 }
 
-type startCall struct {
-	done   chan struct{}
-	err    error
+type opKind int
+
+const (
+	opStart opKind = iota
+	opStop
+	opLogout
+)
+
+func (k opKind) String() string {
+	return [...]string{"start", "stop", "logout"}[k]
+}
+
+// op is one lifecycle operation in flight. Its fields are written before
+// done is closed and read after.
+type op struct {
+	kind opKind
+	done chan struct{}
+	err  error
+	// start only: cancel aborts it; by names what overtook it. Both are
+	// guarded by entry.mu.
 	cancel context.CancelFunc
+	by     string
+}
+
+func (o *op) wait(ctx context.Context) error {
+	select {
+	case <-o.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // New returns a registry serving the given backends.
@@ -76,7 +134,10 @@ func New(cfg Config, backends ...Backend) *Registry {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.StartTimeout <= 0 {
-		cfg.StartTimeout = 2 * time.Minute
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.RestoreConcurrency <= 0 {
+		cfg.RestoreConcurrency = DefaultRestoreConcurrency
 	}
 	r := &Registry{
 		cfg:      cfg,
@@ -121,13 +182,16 @@ type LoginOptions struct {
 	Phone   string // E.164; empty for QR login
 }
 
-var errRemoved = errors.New("session was removed")
+var errShuttingDown = ctl.Errorf(ctl.CodeBackendUnavailable, "wad is shutting down")
 
 // Login gets or creates the client's session and starts it unless it is
 // already running. Any number of concurrent calls for one client end with
 // one session and one start, and all return its state. Login returns when
 // the session has a QR code, a pairing code, a connection, or has failed
-// (then with the start's error), or when ctx ends.
+// (then with the start's error), or when ctx ends. A login that meets a
+// stop or logout in flight waits for it and then starts (after a logout:
+// a new session); a start that a later stop or logout overtakes returns
+// ctl.CodeSessionNotReady saying so.
 func (r *Registry) Login(ctx context.Context, client string, opts LoginOptions) (ctl.Session, error) {
 	if err := ctl.ValidateClientID(client); err != nil {
 		return ctl.Session{}, err
@@ -144,25 +208,66 @@ func (r *Registry) Login(ctx context.Context, client string, opts LoginOptions) 
 			return ctl.Session{}, ctl.Errorf(ctl.CodeInvalidParams, "unknown backend %q (known: %s)", opts.Backend, strings.Join(r.names, ", "))
 		}
 	}
+	j := &joiner{r: r, client: client}
 	for {
-		e, err := r.getOrCreate(ctx, client, opts.Backend)
+		e, err := r.getOrCreate(ctx, client, opts.Backend, j)
 		if err != nil {
 			return ctl.Session{}, err
 		}
-		st, err := r.start(ctx, e, StartOptions{Phone: opts.Phone})
-		if errors.Is(err, errRemoved) {
-			continue // logged out under our feet: create afresh
+		e.mu.Lock()
+		if e.removed {
+			e.mu.Unlock()
+			continue
 		}
-		return st, err
+		if o := e.op; o != nil {
+			e.mu.Unlock()
+			if o.kind == opStart {
+				j.join()
+				return r.waitStart(ctx, e, o)
+			}
+			// A stop or logout in flight: let it finish, then look again.
+			if err := o.wait(ctx); err != nil {
+				return e.st.Get(), err
+			}
+			continue
+		}
+		if e.st.Get().State.Active() {
+			e.mu.Unlock()
+			return view(e), nil
+		}
+		o, err := r.beginStart(e, opts)
+		e.mu.Unlock()
+		if err != nil {
+			r.settle(e)
+			return e.st.Get(), err
+		}
+		return r.waitStart(ctx, e, o)
 	}
 }
 
-func (r *Registry) getOrCreate(ctx context.Context, client, backend string) (*entry, error) {
+// joiner logs "Session creation already in progress" once for a login
+// that joins a creation or a start already in flight for its client.
+type joiner struct {
+	r      *Registry
+	client string
+	done   bool
+}
+
+func (j *joiner) join() {
+	if !j.done {
+		j.done = true
+		j.r.log.Info("Session creation already in progress", "client", j.client)
+	}
+}
+
+// getOrCreate returns the client's entry, creating it if there is none. A
+// new entry takes a max_sessions slot, which its first start uses.
+func (r *Registry) getOrCreate(ctx context.Context, client, backend string, j *joiner) (*entry, error) {
 	r.mu.Lock()
 	for {
 		if r.closed {
 			r.mu.Unlock()
-			return nil, ctl.Errorf(ctl.CodeBackendUnavailable, "wad is shutting down")
+			return nil, errShuttingDown
 		}
 		if e := r.entries[client]; e != nil {
 			r.mu.Unlock()
@@ -176,7 +281,7 @@ func (r *Registry) getOrCreate(ctx context.Context, client, backend string) (*en
 			break
 		}
 		r.mu.Unlock()
-		r.log.Info("Session creation already in progress", "client", client)
+		j.join()
 		select {
 		case <-c.done:
 		case <-ctx.Done():
@@ -195,16 +300,17 @@ func (r *Registry) getOrCreate(ctx context.Context, client, backend string) (*en
 		r.mu.Unlock()
 		return nil, ctl.Errorf(ctl.CodeBackendUnavailable, "default backend %q is not available (have: %s)", backend, strings.Join(r.names, ", "))
 	}
-	if max := r.cfg.MaxSessions; max > 0 && r.activeLocked("") >= max {
+	log := r.log.With("client", client, "backend", backend)
+	e := &entry{client: client, backend: backend, log: log}
+	if err := r.takeSlotLocked(e); err != nil {
 		r.mu.Unlock()
-		return nil, ctl.Errorf(ctl.CodeLimitReached, "session limit reached: max_sessions is %d", max)
+		return nil, err
 	}
 	c := &creation{done: make(chan struct{})}
 	r.creating[client] = c
 	r.mu.Unlock()
 
-	log := r.log.With("client", client, "backend", backend)
-	sess, err := b.New(ctx, Env{
+	env := Env{
 		Client:   client,
 		Backend:  backend,
 		StateDir: r.cfg.StateDir,
@@ -213,15 +319,21 @@ func (r *Registry) getOrCreate(ctx context.Context, client, backend string) (*en
 			ev.Client = client
 			r.bus.Publish(ev)
 		},
-	})
+	}
+	e.st = NewStatus(env)
+	e.st.onState = func(from, to ctl.State) { r.stateChanged(e, from, to) }
+	env.Status = e.st
+	sess, err := b.New(ctx, env)
 
 	r.mu.Lock()
 	delete(r.creating, client)
 	if err == nil {
-		c.e = &entry{client: client, backend: backend, sess: sess}
-		r.entries[client] = c.e
+		e.sess = sess
+		c.e = e
+		r.entries[client] = e
 		log.Info("New session created for clientId " + client)
 	} else {
+		r.dropSlotLocked(e)
 		c.err = ctl.AsError(err)
 		log.Warn("session creation failed", "err", err)
 	}
@@ -230,68 +342,133 @@ func (r *Registry) getOrCreate(ctx context.Context, client, backend string) (*en
 	return c.e, c.err
 }
 
-// activeLocked counts sessions that hold resources, plus creations in
-// flight, leaving out the client skip. r.mu must be held.
-func (r *Registry) activeLocked(skip string) int {
-	n := len(r.creating)
-	for id, e := range r.entries {
-		if id != skip && e.sess.Status().State.Active() {
-			n++
-		}
+// takeSlotLocked gives e a max_sessions slot unless it holds one, or
+// fails with ctl.CodeLimitReached. r.mu must be held.
+func (r *Registry) takeSlotLocked(e *entry) error {
+	if e.slot {
+		return nil
 	}
-	return n
+	if max := r.cfg.MaxSessions; max > 0 && r.slots >= max {
+		return ctl.Errorf(ctl.CodeLimitReached, "session limit reached: max_sessions is %d", max)
+	}
+	e.slot = true
+	r.slots++
+	return nil
 }
 
-// start starts e unless it is running, sharing one start among concurrent
-// callers. The start runs detached from any one caller (a caller that goes
-// away does not abort it for the others), bounded by StartTimeout.
-func (r *Registry) start(ctx context.Context, e *entry, opts StartOptions) (ctl.Session, error) {
+// dropSlotLocked frees e's slot, if it holds one. r.mu must be held.
+func (r *Registry) dropSlotLocked(e *entry) {
+	if e.slot {
+		e.slot = false
+		r.slots--
+	}
+}
+
+// stateChanged keeps e's slot in step with its state: a session that
+// stops, fails or is logged out frees its slot at once, whatever ends it.
+// It runs under e's Status lock.
+func (r *Registry) stateChanged(e *entry, from, to ctl.State) {
+	if from.Active() == to.Active() {
+		return
+	}
+	r.mu.Lock()
+	if to.Active() {
+		// Only a start makes a session active, and it took a slot; this
+		// keeps the count right should a backend wake one otherwise.
+		if !e.slot {
+			e.slot = true
+			r.slots++
+		}
+	} else {
+		r.dropSlotLocked(e)
+	}
+	r.mu.Unlock()
+}
+
+// settle frees e's slot if it is not active. It is called at the end of a
+// lifecycle operation, while no start can begin.
+func (r *Registry) settle(e *entry) {
+	active := e.st.Get().State.Active()
+	r.mu.Lock()
+	if !active {
+		r.dropSlotLocked(e)
+	}
+	r.mu.Unlock()
+}
+
+// beginStart starts e in the background, bounded by StartTimeout and
+// detached from any one caller (a caller that goes away does not abort
+// it for the others). e.mu must be held and no operation be in flight.
+func (r *Registry) beginStart(e *entry, opts LoginOptions) (*op, error) {
+	r.mu.Lock()
+	var err error = errShuttingDown
+	if !r.closed {
+		err = r.takeSlotLocked(e)
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), r.cfg.StartTimeout)
+	o := &op{kind: opStart, done: make(chan struct{}), cancel: cancel}
+	e.op = o
+	go func() {
+		defer cancel()
+		err := e.sess.Start(sctx, StartOptions{Phone: opts.Phone})
+		r.endOp(e, o, r.startResult(e, o, sctx, err))
+	}()
+	return o, nil
+}
+
+// startResult turns what a start returned into the error its callers
+// get, and makes sure a start that ended with an error did not leave the
+// session looking alive.
+func (r *Registry) startResult(e *entry, o *op, sctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
 	e.mu.Lock()
-	if e.removed {
-		e.mu.Unlock()
-		return ctl.Session{}, errRemoved
-	}
-	c := e.start
-	if c == nil {
-		st := e.sess.Status()
-		if st.State.Active() {
-			e.mu.Unlock()
-			return st, nil
-		}
-		r.mu.Lock()
-		max := r.cfg.MaxSessions
-		over := max > 0 && r.activeLocked(e.client) >= max
-		r.mu.Unlock()
-		if over {
-			e.mu.Unlock()
-			return st, ctl.Errorf(ctl.CodeLimitReached, "session limit reached: max_sessions is %d", max)
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), r.cfg.StartTimeout)
-		c = &startCall{done: make(chan struct{}), cancel: cancel}
-		e.start = c
-		go func() {
-			defer cancel()
-			err := e.sess.Start(sctx, opts)
-			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) {
-					err = ctl.Errorf(ctl.CodeTimeout, "session %s did not start within %s: %v", e.client, r.cfg.StartTimeout, err)
-				}
-				err = ctl.AsError(err)
-			}
-			e.mu.Lock()
-			c.err = err
-			e.start = nil
-			e.mu.Unlock()
-			close(c.done)
-		}()
-	}
+	by := o.by
 	e.mu.Unlock()
-	select {
-	case <-c.done:
-		return e.sess.Status(), c.err
-	case <-ctx.Done():
-		return e.sess.Status(), ctx.Err()
+	if by != "" {
+		return ctl.Errorf(ctl.CodeSessionNotReady, "the start of session %s was cancelled by %s", e.client, by)
 	}
+	ce := ctl.AsError(err)
+	if errors.Is(sctx.Err(), context.DeadlineExceeded) {
+		msg := fmt.Sprintf("session %s did not start within %s", e.client, r.cfg.StartTimeout)
+		if ce.Code != ctl.CodeTimeout {
+			ce = ctl.Errorf(ctl.CodeTimeout, "%s: %s", msg, ce.Message)
+		}
+		if e.st.Get().State.Active() {
+			e.st.Fail(ctl.ReasonStartTimeout, msg)
+		}
+		return ce
+	}
+	if e.st.Get().State.Active() {
+		e.st.Fail(ctl.ReasonBackendError, ce.Message)
+	}
+	return ce
+}
+
+// endOp finishes o: frees the slot of a session that is not active,
+// clears the operation and wakes its waiters.
+func (r *Registry) endOp(e *entry, o *op, err error) {
+	r.settle(e)
+	e.mu.Lock()
+	o.err = err
+	e.op = nil
+	e.mu.Unlock()
+	close(o.done)
+}
+
+// waitStart waits for a start in flight and returns the session's state
+// and the start's error, or ctx's error if ctx ends first (the start
+// goes on for the others).
+func (r *Registry) waitStart(ctx context.Context, e *entry, o *op) (ctl.Session, error) {
+	if err := o.wait(ctx); err != nil {
+		return view(e), err
+	}
+	return view(e), o.err
 }
 
 func (r *Registry) lookup(client string) (*entry, error) {
@@ -302,9 +479,22 @@ func (r *Registry) lookup(client string) (*entry, error) {
 	e := r.entries[client]
 	r.mu.Unlock()
 	if e == nil {
-		return nil, ctl.Errorf(ctl.CodeSessionNotFound, "no session for client %q; start one with session.login", client)
+		return nil, notFound(client)
 	}
 	return e, nil
+}
+
+func notFound(client string) error {
+	return ctl.Errorf(ctl.CodeSessionNotFound, "no session for client %q; start one with session.login", client)
+}
+
+// view returns e's state with its processes (pid and memory) filled in.
+func view(e *entry) ctl.Session {
+	st := e.st.Get()
+	if p, ok := e.sess.(ProcessReporter); ok && st.State.Active() {
+		st.PID, st.RSSBytes = p.Process()
+	}
+	return st
 }
 
 // Get returns one client's session state.
@@ -313,84 +503,187 @@ func (r *Registry) Get(client string) (ctl.Session, error) {
 	if err != nil {
 		return ctl.Session{}, err
 	}
-	return e.sess.Status(), nil
+	return view(e), nil
 }
 
-// List returns every session's state, sorted by client id.
-func (r *Registry) List() []ctl.Session {
+func (r *Registry) snapshot() []*entry {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	es := make([]*entry, 0, len(r.entries))
 	for _, e := range r.entries {
 		es = append(es, e)
 	}
-	r.mu.Unlock()
+	return es
+}
+
+// List returns every session's state, sorted by client id.
+func (r *Registry) List() []ctl.Session {
+	es := r.snapshot()
 	out := make([]ctl.Session, 0, len(es))
 	for _, e := range es {
-		out = append(out, e.sess.Status())
+		out = append(out, view(e))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Client < out[j].Client })
 	return out
 }
 
-// Counts returns how many sessions are in each state.
+// Counts returns how many sessions are in each state. It asks no backend
+// anything.
 func (r *Registry) Counts() map[ctl.State]int {
 	m := make(map[ctl.State]int)
-	for _, s := range r.List() {
-		m[s.State]++
+	for _, e := range r.snapshot() {
+		m[e.st.Get().State]++
 	}
 	return m
 }
 
-// cancelStart aborts a start in flight and waits for it to return.
-func (e *entry) cancelStart(ctx context.Context) {
-	e.mu.Lock()
-	c := e.start
-	e.mu.Unlock()
-	if c == nil {
-		return
-	}
-	c.cancel()
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-	}
-}
-
 // Stop stops the client's session and keeps its login; the session stays
-// listed as stopped and session.login resumes it.
+// listed as stopped and session.login resumes it. A start in flight is
+// cancelled first.
 func (r *Registry) Stop(ctx context.Context, client string) (ctl.Session, error) {
 	e, err := r.lookup(client)
 	if err != nil {
 		return ctl.Session{}, err
 	}
-	e.cancelStart(ctx)
+	return r.finish(ctx, e, opStop, ctl.MethodStop, func(octx context.Context) error {
+		return r.stop(octx, e, ctl.ReasonStopped)
+	})
+}
+
+// stop stops e's backend session and records the stopped state, with
+// reason, unless the session had already ended (failed or stopped: it
+// keeps its state).
+func (r *Registry) stop(ctx context.Context, e *entry, reason string) error {
 	if err := e.sess.Stop(ctx); err != nil {
-		return e.sess.Status(), ctl.AsError(err)
+		return err
 	}
-	return e.sess.Status(), nil
+	if e.st.Get().State.Active() {
+		e.st.Set(ctl.StateStopped, reason, "")
+	}
+	return nil
 }
 
 // Logout unlinks the client's device, deletes its login and removes the
-// session from the registry. It returns the session's last state.
+// session from the registry. It returns the session's last state. A start
+// in flight is cancelled first; logins that arrive meanwhile wait and
+// then create a new session.
 func (r *Registry) Logout(ctx context.Context, client string) (ctl.Session, error) {
 	e, err := r.lookup(client)
 	if err != nil {
 		return ctl.Session{}, err
 	}
-	e.cancelStart(ctx)
-	if err := e.sess.Logout(ctx); err != nil {
-		return e.sess.Status(), ctl.AsError(err)
+	return r.finish(ctx, e, opLogout, ctl.MethodLogout, func(octx context.Context) error {
+		if err := e.sess.Logout(octx); err != nil {
+			return err
+		}
+		if e.st.Get().State != ctl.StateLoggedOut {
+			e.st.Set(ctl.StateLoggedOut, ctl.ReasonLogoutRequested, "")
+		}
+		r.mu.Lock()
+		if r.entries[e.client] == e {
+			delete(r.entries, e.client)
+		}
+		r.dropSlotLocked(e)
+		r.mu.Unlock()
+		e.mu.Lock()
+		e.removed = true
+		e.mu.Unlock()
+		r.log.Info("session logged out and removed", "client", e.client)
+		return nil
+	})
+}
+
+// finish runs a stop or logout of e: it cancels a start in flight and
+// waits for it, waits for another stop or logout, or joins one of its own
+// kind; then runs fn in the background, bounded by opTimeout, and waits
+// for it (or for ctx). by names the operation in the error a cancelled
+// start returns.
+func (r *Registry) finish(ctx context.Context, e *entry, kind opKind, by string, fn func(context.Context) error) (ctl.Session, error) {
+	for {
+		e.mu.Lock()
+		if e.removed {
+			e.mu.Unlock()
+			return e.st.Get(), notFound(e.client)
+		}
+		if cur := e.op; cur != nil {
+			switch cur.kind {
+			case kind:
+				e.mu.Unlock()
+				if err := cur.wait(ctx); err != nil {
+					return e.st.Get(), err
+				}
+				return e.st.Get(), cur.err
+			case opStart:
+				if cur.by == "" {
+					cur.by = by
+				}
+				cur.cancel()
+			}
+			e.mu.Unlock()
+			if err := cur.wait(ctx); err != nil {
+				return e.st.Get(), err
+			}
+			continue
+		}
+		o := &op{kind: kind, done: make(chan struct{})}
+		e.op = o
+		e.mu.Unlock()
+		go func() {
+			octx, cancel := context.WithTimeout(context.Background(), opTimeout)
+			defer cancel()
+			var err error
+			if err = fn(octx); err != nil {
+				err = ctl.AsError(err)
+				e.log.Warn("session "+kind.String()+" failed", "err", err)
+			}
+			r.endOp(e, o, err)
+		}()
+		if err := o.wait(ctx); err != nil {
+			return e.st.Get(), err
+		}
+		return e.st.Get(), o.err
 	}
-	e.mu.Lock()
-	e.removed = true
-	e.mu.Unlock()
+}
+
+// Do performs op on the client's connected session. It fails with invalid
+// params for a bad client id, session not found, backend unavailable when
+// the backend does not support op, not ready unless the session is
+// connected, and with whatever the backend reports.
+func (r *Registry) Do(ctx context.Context, client string, op Op) (any, error) {
+	e, err := r.lookup(client)
+	if err != nil {
+		return nil, err
+	}
+	if !r.backends[e.backend].Supports(op.Method()) {
+		return nil, unsupported(op, e.backend)
+	}
+	if st := e.st.Get(); st.State != ctl.StateConnected {
+		msg := fmt.Sprintf("session %s is %s, not connected", client, st.State)
+		if st.Reason != "" {
+			msg += " (" + st.Reason + ")"
+		}
+		return nil, ctl.Errorf(ctl.CodeSessionNotReady, "%s", msg)
+	}
 	r.mu.Lock()
-	if r.entries[client] == e {
-		delete(r.entries, client)
+	if r.closed {
+		r.mu.Unlock()
+		return nil, errShuttingDown
 	}
+	r.calls.Add(1)
 	r.mu.Unlock()
-	r.log.Info("session logged out and removed", "client", client)
-	return e.sess.Status(), nil
+	defer r.calls.Done()
+	res, err := e.sess.Do(ctx, op)
+	if errors.Is(err, ErrUnsupported) {
+		return nil, unsupported(op, e.backend)
+	}
+	if err != nil {
+		return nil, ctl.AsError(err)
+	}
+	return res, nil
+}
+
+func unsupported(op Op, backend string) error {
+	return ctl.Errorf(ctl.CodeBackendUnavailable, "%s is not supported by the %s backend", op.Method(), backend)
 }
 
 // Send sends text to a recipient (E.164 or JID) from a connected session.
@@ -402,35 +695,31 @@ func (r *Registry) Send(ctx context.Context, client, to, text string) (ctl.SendR
 	if err := ctl.ValidateText(text); err != nil {
 		return ctl.SendResult{}, err
 	}
-	e, err := r.lookup(client)
+	res, err := r.Do(ctx, client, SendText{To: jid, Text: text})
 	if err != nil {
 		return ctl.SendResult{}, err
 	}
-	if st := e.sess.Status(); st.State != ctl.StateConnected {
-		msg := fmt.Sprintf("session %s is %s, not connected", client, st.State)
-		if st.Reason != "" {
-			msg += " (" + st.Reason + ")"
-		}
-		return ctl.SendResult{}, ctl.Errorf(ctl.CodeSessionNotReady, "%s", msg)
+	sr, ok := res.(ctl.SendResult)
+	if !ok {
+		return ctl.SendResult{}, ctl.Errorf(ctl.CodeInternal, "backend returned %T for %s", res, ctl.MethodSend)
 	}
-	res, err := e.sess.Send(ctx, jid, text)
-	if err != nil {
-		return res, ctl.AsError(err)
-	}
-	return res, nil
+	return sr, nil
 }
 
-// Close refuses new logins and stops every session in parallel, bounded
-// by ctx; then closes the backends. Sessions that did not stop in time are
-// named in the error.
+// Close refuses new logins and operations, cancels starts in flight and
+// stops every session in parallel (state stopped, reason shutdown),
+// waits for operations in flight, then closes the backends; all bounded
+// by ctx. When ctx ends first, the backends stay open (a session may
+// still use them) and the error names what did not finish.
 func (r *Registry) Close(ctx context.Context) error {
 	r.mu.Lock()
-	r.closed = true
-	es := make([]*entry, 0, len(r.entries))
-	for _, e := range r.entries {
-		es = append(es, e)
+	if r.closed {
+		r.mu.Unlock()
+		return nil
 	}
+	r.closed = true
 	r.mu.Unlock()
+	es := r.snapshot()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -438,20 +727,30 @@ func (r *Registry) Close(ctx context.Context) error {
 	)
 	for _, e := range es {
 		wg.Go(func() {
-			e.cancelStart(ctx)
-			if err := e.sess.Stop(ctx); err != nil {
+			_, err := r.finish(ctx, e, opStop, "shutdown", func(octx context.Context) error {
+				octx, cancel := context.WithCancel(octx)
+				defer cancel()
+				stop := context.AfterFunc(ctx, cancel)
+				defer stop()
+				return r.stop(octx, e, ctl.ReasonShutdown)
+			})
+			if err != nil && !errors.Is(err, ctl.ErrNotFound) {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("stopping %s: %w", e.client, err))
 				mu.Unlock()
 			}
 		})
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	wg.Wait()
+	idle := make(chan struct{})
+	go func() { r.calls.Wait(); close(idle) }()
 	select {
-	case <-done:
+	case <-idle:
 	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("stopping sessions: %w", ctx.Err()))
+		errs = append(errs, fmt.Errorf("waiting for operations in flight: %w", ctx.Err()))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("backends left open: %w", errors.Join(errs...))
 	}
 	for _, name := range r.names {
 		if err := r.backends[name].Close(); err != nil {
@@ -462,9 +761,12 @@ func (r *Registry) Close(ctx context.Context) error {
 }
 
 // Restore logs in again every client whose login a Restorer backend kept
-// in the state directory (reaper preserve mode). Failures are logged; they
-// do not stop the others.
+// in the state directory (reaper preserve mode), at most
+// RestoreConcurrency at a time, in the background. Failures are logged;
+// they do not stop the others.
 func (r *Registry) Restore(ctx context.Context) {
+	type job struct{ client, backend string }
+	var jobs []job
 	for _, name := range r.names {
 		rb, ok := r.backends[name].(Restorer)
 		if !ok {
@@ -475,17 +777,33 @@ func (r *Registry) Restore(ctx context.Context) {
 			r.log.Error("listing stored logins failed", "backend", name, "err", err)
 			continue
 		}
-		for _, client := range clients {
-			go func() {
-				st, err := r.Login(ctx, client, LoginOptions{Backend: name})
-				if err != nil {
-					r.log.Warn("restoring session failed", "client", client, "backend", name, "err", err)
-					return
-				}
-				r.log.Info("session restored", "client", client, "backend", name, "state", st.State)
-			}()
+		for _, c := range clients {
+			jobs = append(jobs, job{c, name})
 		}
 	}
+	if len(jobs) == 0 {
+		return
+	}
+	r.log.Info("restoring stored sessions", "count", len(jobs), "concurrency", r.cfg.RestoreConcurrency)
+	sem := make(chan struct{}, r.cfg.RestoreConcurrency)
+	go func() {
+		for _, j := range jobs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				defer func() { <-sem }()
+				st, err := r.Login(ctx, j.client, LoginOptions{Backend: j.backend})
+				if err != nil {
+					r.log.Warn("restoring session failed", "client", j.client, "backend", j.backend, "err", err)
+					return
+				}
+				r.log.Info("session restored", "client", j.client, "backend", j.backend, "state", st.State)
+			}()
+		}
+	}()
 }
 
 // Ping proves the registry is not wedged: it takes and releases the map
@@ -513,8 +831,9 @@ func Unavailable(name, reason string) Backend { return unavailable{name, reason}
 
 type unavailable struct{ name, reason string }
 
-func (u unavailable) Name() string { return u.name }
-func (u unavailable) Close() error { return nil }
+func (u unavailable) Name() string         { return u.name }
+func (u unavailable) Close() error         { return nil }
+func (u unavailable) Supports(string) bool { return false }
 func (u unavailable) New(context.Context, Env) (Session, error) {
 	return nil, ctl.Errorf(ctl.CodeBackendUnavailable, "backend %s is unavailable: %s", u.name, u.reason)
 }

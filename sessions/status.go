@@ -22,6 +22,9 @@ type Status struct {
 	log     *slog.Logger
 	changed chan struct{} // closed and replaced on every change
 	now     func() time.Time
+	// onState, if set, sees every change of state, in order, under mu:
+	// the registry's slot accounting. It must not call back into t.
+	onState func(from, to ctl.State)
 }
 
 // NewStatus returns a tracker in state stopped (not yet started) for the
@@ -103,6 +106,9 @@ func (t *Status) Update(f func(s *ctl.Session)) bool {
 		return true
 	}
 	t.s = next
+	if next.State != old.State && t.onState != nil {
+		t.onState(old.State, next.State)
+	}
 	close(t.changed)
 	t.changed = make(chan struct{})
 	now := t.now()

@@ -24,9 +24,11 @@ type Backend struct {
 	stateDir string
 	log      *slog.Logger
 
-	mu       sync.Mutex
-	sessions map[string]*Session
-	closed   bool
+	mu     sync.Mutex
+	closed bool
+	// created sees every session New makes (tests reach sessions by
+	// client through it); nil in wad.
+	created func(*Session)
 }
 
 var (
@@ -46,7 +48,10 @@ func New(cfg Config, stateDir string, log *slog.Logger) (*Backend, error) {
 	if err := cfg.Check(); err != nil && !errors.Is(err, ctl.ErrUnavailable) {
 		return nil, err
 	}
-	return &Backend{cfg: cfg, stateDir: stateDir, log: log, sessions: make(map[string]*Session)}, nil
+	if cfg.StartTimeout != 0 {
+		log.Warn("chromedp.start_timeout is no longer used; sessions.start_timeout bounds every start")
+	}
+	return &Backend{cfg: cfg, stateDir: stateDir, log: log}, nil
 }
 
 // Name returns "chromedp".
@@ -77,27 +82,44 @@ func (b *Backend) New(ctx context.Context, env sessions.Env) (sessions.Session, 
 	if log == nil {
 		log = b.log.With("client", env.Client)
 	}
+	st := env.Status
+	if st == nil {
+		st = sessions.NewStatus(env)
+	}
 	s := &Session{
 		b:       b,
 		env:     env,
 		log:     log,
-		st:      sessions.NewStatus(env),
+		st:      st,
 		profile: ProfileDir(stateDir, env.Client),
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	closed, created := b.closed, b.created
+	b.mu.Unlock()
+	if closed {
 		return nil, ctl.Errorf(ctl.CodeBackendUnavailable, "chromedp backend is closed")
 	}
-	b.sessions[env.Client] = s
+	if created != nil {
+		created(s)
+	}
 	return s, nil
 }
 
-// Stored returns the clients whose profile directory holds a used Chrome
-// profile (a "Default" directory), i.e. whose WhatsApp Web login may have
-// survived: session-<client> directories under <state>/.wwebjs_auth with a
-// valid client id. A profile that turns out to have no login just shows a
-// QR code again.
+// Supports reports whether chromedp sessions perform the operation.
+func (b *Backend) Supports(method string) bool {
+	switch method {
+	case ctl.MethodSend:
+		return true
+	}
+	return false
+}
+
+// Stored returns the clients whose WhatsApp Web login was completed in
+// their profile: session-<client> directories under <state>/.wwebjs_auth,
+// with a valid client id, that hold the login marker a session writes
+// when WhatsApp Web reports ready (and removes when it shows a QR code
+// again). A profile where a QR code was shown but never scanned is not a
+// login and is not listed.
 func (b *Backend) Stored(ctx context.Context) ([]string, error) {
 	ents, err := os.ReadDir(AuthDir(b.stateDir))
 	if errors.Is(err, os.ErrNotExist) {
@@ -112,7 +134,7 @@ func (b *Backend) Stored(ctx context.Context) ([]string, error) {
 		if !ok || !e.IsDir() || ctl.ValidateClientID(client) != nil {
 			continue
 		}
-		if fi, err := os.Stat(filepath.Join(AuthDir(b.stateDir), e.Name(), "Default")); err == nil && fi.IsDir() {
+		if fi, err := os.Stat(filepath.Join(AuthDir(b.stateDir), e.Name(), LoginMarker)); err == nil && fi.Mode().IsRegular() {
 			out = append(out, client)
 		}
 	}
@@ -120,20 +142,11 @@ func (b *Backend) Stored(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Close stops any session still running (the registry normally has
-// stopped them all) and refuses new ones.
+// Close refuses new sessions. The registry has stopped every session
+// before it calls Close.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	b.closed = true
-	ss := make([]*Session, 0, len(b.sessions))
-	for _, s := range b.sessions {
-		ss = append(ss, s)
-	}
 	b.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, s := range ss {
-		wg.Go(func() { s.shutdown() })
-	}
-	wg.Wait()
 	return nil
 }

@@ -48,7 +48,7 @@ func BenchmarkTimeToQR(b *testing.B) {
 				wg.Wait()
 				time.Sleep(2 * time.Second) // let the pages settle
 				for c := range n {
-					st := e.session(fmt.Sprintf("b%d", c)).Status()
+					st := e.session(fmt.Sprintf("b%d", c)).status()
 					rssTotal += st.RSSBytes
 					for _, pid := range chromeproc.Tree(st.PID) {
 						pssTotal += pssOf(pid)

@@ -114,22 +114,28 @@ func (s *Session) launch(ctx context.Context) (*browserRun, error) {
 	select {
 	case err = <-started:
 	case <-ctx.Done():
+		// End the launch and wait for chromedp to be done with it: it
+		// writes the browser's process while starting it.
 		err = ctx.Err()
+		bcancel()
+		allocCancel()
+		<-started
 	}
 	if c := chromedp.FromContext(bctx); c != nil && c.Browser != nil && c.Browser.Process() != nil {
 		r.pid = c.Browser.Process().Pid
 	}
 	if err != nil {
-		msg := fmt.Sprintf("starting %s: %v", path, err)
 		r.teardown(teardownOpts{})
-		if cancelled(ctx) {
-			s.st.Set(ctl.StateStopped, ctl.ReasonStopped, "start cancelled")
+		switch {
+		case cancelled(ctx):
 			return nil, ctx.Err()
-		}
-		s.st.Fail(ctl.ReasonBrowserExited, msg)
-		if errors.Is(err, context.DeadlineExceeded) {
+		case ctx.Err() != nil:
+			msg := fmt.Sprintf("%s did not start in time", path)
+			s.st.Fail(ctl.ReasonStartTimeout, msg)
 			return nil, ctl.Errorf(ctl.CodeTimeout, "%s", msg)
 		}
+		msg := fmt.Sprintf("starting %s: %v", path, err)
+		s.st.Fail(ctl.ReasonBrowserExited, msg)
 		return nil, ctl.Errorf(ctl.CodeBackendUnavailable, "%s", msg)
 	}
 	s.mu.Lock()
@@ -191,7 +197,6 @@ func (r *browserRun) setupFailed(ctx context.Context, err error) error {
 	msg := fmt.Sprintf("opening WhatsApp Web at %s: %v", r.s.b.cfg.webURL(), err)
 	if cancelled(ctx) && r.ctx.Err() == nil {
 		r.teardown(teardownOpts{graceful: true})
-		r.s.st.Set(ctl.StateStopped, ctl.ReasonStopped, "start cancelled")
 		return ctx.Err()
 	}
 	if r.s.st.Fail(reason, msg) {
@@ -369,6 +374,9 @@ func (r *browserRun) onBridge(_ context.Context, ev pageEvent) (chromedp.Void, e
 			go r.teardown(teardownOpts{graceful: true})
 			break
 		}
+		if r.qrCount == 1 {
+			r.s.clearLogin()
+		}
 		st.Update(func(s *ctl.Session) {
 			// A QR code means no login: forget the account of an earlier run.
 			s.State, s.QR, s.JID, s.PushName = ctl.StateQR, ev.QR, "", ""
@@ -378,6 +386,7 @@ func (r *browserRun) onBridge(_ context.Context, ev pageEvent) (chromedp.Void, e
 		if !r.modulesSeen {
 			r.modulesSeen = true
 			r.log.Info("Store objects functional")
+			r.s.markLogin(fromWebJID(ev.JID))
 		}
 		st.Update(func(s *ctl.Session) {
 			s.State = ctl.StateConnected

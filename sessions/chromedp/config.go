@@ -14,8 +14,7 @@ import (
 
 // Defaults of the [chromedp] table.
 const (
-	DefaultWebURL       = "https://web.whatsapp.com/"
-	DefaultStartTimeout = 90 * time.Second
+	DefaultWebURL = "https://web.whatsapp.com/"
 )
 
 // DefaultChromeNames are the executables looked up on PATH, in order,
@@ -37,9 +36,11 @@ type Config struct {
 	// "--proxy-server=..."); they override the built-in ones of the same
 	// name.
 	Flags []string `toml:"flags"`
-	// StartTimeout bounds one start: launching the browser, loading
-	// WhatsApp Web and showing a QR code or connecting. Zero:
-	// DefaultStartTimeout.
+	// StartTimeout is no longer used: sessions.start_timeout bounds
+	// every start, of every backend. It is still accepted so that older
+	// configuration files load; a non-zero value is logged as ignored.
+	//
+	// Deprecated: use sessions.start_timeout.
 	StartTimeout time.Duration `toml:"start_timeout"`
 	// QRMaxRetries is how many QR codes one login shows before the
 	// session fails with reason qr_timeout and its browser is closed.
@@ -55,13 +56,6 @@ func (c Config) webURL() string {
 		return DefaultWebURL
 	}
 	return c.WebURL
-}
-
-func (c Config) startTimeout() time.Duration {
-	if c.StartTimeout <= 0 {
-		return DefaultStartTimeout
-	}
-	return c.StartTimeout
 }
 
 // Check reports whether the configuration can run on this host: the

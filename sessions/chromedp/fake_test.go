@@ -175,9 +175,16 @@ type env struct {
 	b        *Backend
 	reg      *sessions.Registry
 	stateDir string
+	made     sync.Map // client -> latest *Session
 }
 
 func newEnv(t testing.TB, stateDir string, cfg Config) *env {
+	t.Helper()
+	return newEnvTimeout(t, stateDir, cfg, 90*time.Second)
+}
+
+// newEnvTimeout is newEnv with the registry's start timeout.
+func newEnvTimeout(t testing.TB, stateDir string, cfg Config, startTimeout time.Duration) *env {
 	t.Helper()
 	if stateDir == "" {
 		stateDir = t.TempDir()
@@ -187,8 +194,9 @@ func newEnv(t testing.TB, stateDir string, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := sessions.New(sessions.Config{StateDir: stateDir, DefaultBackend: Name, StartTimeout: 90 * time.Second, Log: log}, b)
+	reg := sessions.New(sessions.Config{StateDir: stateDir, DefaultBackend: Name, StartTimeout: startTimeout, Log: log}, b)
 	e := &env{t: t, b: b, reg: reg, stateDir: stateDir}
+	b.created = func(s *Session) { e.made.Store(s.env.Client, s) }
 	t.Cleanup(e.close)
 	return e
 }
@@ -201,10 +209,19 @@ func (e *env) close() {
 	}
 }
 
+// session returns the session the backend made last for client, or nil.
 func (e *env) session(client string) *Session {
-	e.b.mu.Lock()
-	defer e.b.mu.Unlock()
-	return e.b.sessions[client]
+	s, _ := e.made.Load(client)
+	s2, _ := s.(*Session)
+	return s2
+}
+
+// status returns the session's state with its process, as session.status
+// shows it.
+func (s *Session) status() ctl.Session {
+	st := s.st.Get()
+	st.PID, st.RSSBytes = s.Process()
+	return st
 }
 
 // waitState waits until client's state satisfies cond.

@@ -80,7 +80,7 @@ func TestConcurrentLoginsOneBrowserPerProfile(t *testing.T) {
 			}
 			seen[pid] = client
 		}
-		if st := s.Status(); st.State != ctl.StateQR || st.Reason == ctl.ReasonProfileLocked {
+		if st := s.status(); st.State != ctl.StateQR || st.Reason == ctl.ReasonProfileLocked {
 			t.Errorf("client %s: %+v", client, st)
 		}
 	}
@@ -113,7 +113,7 @@ func TestSecondDaemonOnSameStateDir(t *testing.T) {
 	if n := len(browserMains(first.session("shared").Profile())); n != 1 {
 		t.Errorf("%d browsers on the shared profile, want 1", n)
 	}
-	if st := first.session("shared").Status(); st.State != ctl.StateQR || st.PID != st1.PID {
+	if st := first.session("shared").status(); st.State != ctl.StateQR || st.PID != st1.PID {
 		t.Errorf("first daemon's session disturbed: %+v (was pid %d)", st, st1.PID)
 	}
 }
@@ -205,6 +205,8 @@ func TestRestartOnPreservedProfileSkipsQR(t *testing.T) {
 	dir := t.TempDir()
 	first := newEnv(t, dir, Config{WebURL: f.url("")})
 	conn, _ := first.connect(f, "keep")
+	// A QR code that nobody scanned is no login: it must not come back.
+	first.loginQR("unscanned")
 	first.close() // graceful: the profile is flushed
 	if _, err := reaper.Run(context.Background(), reaper.Options{StateDir: dir, Config: reaper.Config{Mode: reaper.ModePreserve}}); err != nil {
 		t.Fatalf("reap in preserve mode: %v", err)
@@ -222,6 +224,9 @@ func TestRestartOnPreservedProfileSkipsQR(t *testing.T) {
 	})
 	if st.State != ctl.StateConnected || st.JID != conn.JID {
 		t.Fatalf("restored session: %+v, want connected as %s without a QR", st, conn.JID)
+	}
+	if st, err := second.reg.Get("unscanned"); err == nil {
+		t.Errorf("a profile that only showed a QR code was restored: %+v", st)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -241,7 +246,9 @@ func TestRestartOnPreservedProfileSkipsQR(t *testing.T) {
 func TestHangingPageTimesOut(t *testing.T) {
 	t.Parallel()
 	f := newFakeWA(t)
-	e := newEnv(t, "", Config{WebURL: f.url("hang"), StartTimeout: 4 * time.Second})
+	// Long enough for a cold Chromium to start, so that the page is what
+	// times out.
+	e := newEnvTimeout(t, "", Config{WebURL: f.url("hang")}, 10*time.Second)
 	_, err := e.reg.Login(context.Background(), "stuck", sessions.LoginOptions{})
 	if codeOf(err) != ctl.CodeTimeout || !strings.Contains(err.Error(), "Debug.VERSION") {
 		t.Fatalf("login on a hanging page: %v, want -32005 naming Debug.VERSION", err)
@@ -255,6 +262,31 @@ func TestHangingPageTimesOut(t *testing.T) {
 	l, err := lockProfile(profile)
 	if err != nil {
 		t.Fatalf("profile lock not released after the timeout: %v", err)
+	}
+	l.unlock()
+}
+
+// Prevents: a start whose deadline ends while Chromium is still starting
+// racing chromedp for the browser's process (issue 9.5: seen on a cold
+// machine), being reported as a crashed browser instead of a timeout, or
+// leaving the browser or the profile lock behind.
+func TestStartTimeoutWhileChromiumStarts(t *testing.T) {
+	t.Parallel()
+	f := newFakeWA(t)
+	e := newEnvTimeout(t, "", Config{WebURL: f.url("")}, 300*time.Millisecond)
+	_, err := e.reg.Login(context.Background(), "cold", sessions.LoginOptions{})
+	if codeOf(err) != ctl.CodeTimeout {
+		t.Fatalf("login: %v, want -32005", err)
+	}
+	st, _ := e.reg.Get("cold")
+	if st.State != ctl.StateFailed || st.Reason != ctl.ReasonStartTimeout {
+		t.Errorf("state %+v, want failed/start_timeout", st)
+	}
+	profile := e.session("cold").Profile()
+	waitNoProcesses(t, profile, 10*time.Second)
+	l, err := lockProfile(profile)
+	if err != nil {
+		t.Fatalf("profile lock not released: %v", err)
 	}
 	l.unlock()
 }

@@ -23,7 +23,9 @@ const (
 )
 
 // Session is one client's WhatsApp Web in its own Chromium. It
-// implements sessions.Session.
+// implements sessions.Session and sessions.ProcessReporter. The registry
+// calls Start, Stop and Logout one at a time; crash handling (a dying
+// browser or tab) runs alongside and only ever ends the current run.
 type Session struct {
 	b       *Backend
 	env     sessions.Env
@@ -31,18 +33,8 @@ type Session struct {
 	st      *sessions.Status
 	profile string
 
-	// life serialises the lifecycle operations (a start's launch, Stop,
-	// Logout). Crash handling does not take it.
-	life sync.Mutex
-
-	mu    sync.Mutex
-	start *startCall  // a start in flight, shared by concurrent callers
-	cur   *browserRun // the browser of the current run, or nil
-}
-
-type startCall struct {
-	done chan struct{}
-	err  error
+	mu  sync.Mutex
+	cur *browserRun // the browser of the current run, or nil
 }
 
 // Profile returns the session's Chrome profile directory.
@@ -54,74 +46,31 @@ func (s *Session) current() *browserRun {
 	return s.cur
 }
 
-// Status returns the state, with the browser's pid and the RSS of its
-// process tree while it runs. It reads /proc and never waits on the
+// Process returns the browser's pid and the RSS of its process tree while
+// it runs, zeros otherwise. It reads /proc and never waits on the
 // browser.
-func (s *Session) Status() ctl.Session {
-	st := s.st.Get()
+func (s *Session) Process() (int, int64) {
 	if r := s.current(); r != nil && !r.stopping.Load() && r.pid > 0 {
-		st.PID = r.pid
-		st.RSSBytes = treeRSS(r.pid)
+		return r.pid, treeRSS(r.pid)
 	}
-	return st
+	return 0, 0
 }
 
 // Start launches the browser on the client's profile and returns once a
 // QR code shows, the session is connected, or the start failed (with the
-// state failed and an error saying why). Concurrent calls share one
-// start; a call on a running session returns at once. It is bounded by
-// ctx and by the configured start_timeout.
+// state failed and an error saying why). It is bounded by ctx: when ctx
+// ends first the browser is closed and ctx's error returned (a deadline
+// also fails the session with start_timeout).
 func (s *Session) Start(ctx context.Context, opts sessions.StartOptions) error {
-	s.mu.Lock()
-	if c := s.start; c != nil {
-		s.mu.Unlock()
-		select {
-		case <-c.done:
-			return c.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if r := s.cur; r != nil && !r.isTorn() && s.st.Get().State.Active() {
-		s.mu.Unlock()
-		return nil
-	}
-	c := &startCall{done: make(chan struct{})}
-	s.start = c
-	s.mu.Unlock()
-
-	err := s.doStart(ctx, opts)
-
-	s.mu.Lock()
-	c.err = err
-	s.start = nil
-	s.mu.Unlock()
-	close(c.done)
-	return err
-}
-
-func (s *Session) doStart(ctx context.Context, opts sessions.StartOptions) error {
-	s.life.Lock()
-	defer s.life.Unlock()
-
 	// A previous run that crashed is finishing its teardown (killing
 	// children, releasing the lock): wait for it.
-	if old := s.current(); old != nil {
-		old.teardown(teardownOpts{})
-		s.mu.Lock()
-		s.cur = nil
-		s.mu.Unlock()
-	}
+	s.endRun(teardownOpts{})
 	s.st.Set(ctl.StateStarting, "", "")
 	if opts.Phone != "" {
 		err := ctl.Errorf(ctl.CodeInvalidParams, "the chromedp backend supports QR login only; omit phone or use the whatsmeow backend")
 		s.st.Fail(ctl.ReasonBackendError, err.Message)
 		return err
 	}
-	timeout := s.b.cfg.startTimeout()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
 	r, err := s.launch(ctx)
 	if err != nil {
 		return err
@@ -131,13 +80,12 @@ func (s *Session) doStart(ctx context.Context, opts sessions.StartOptions) error
 		var msg string
 		switch {
 		case !r.booted.Load():
-			msg = fmt.Sprintf("WhatsApp Web did not load within %s (window.Debug.VERSION never appeared at %s)", timeout, s.b.cfg.webURL())
+			msg = fmt.Sprintf("WhatsApp Web did not load in time (window.Debug.VERSION never appeared at %s)", s.b.cfg.webURL())
 		default:
-			msg = fmt.Sprintf("WhatsApp Web loaded but showed neither a QR code nor a connection within %s", timeout)
+			msg = "WhatsApp Web loaded but showed neither a QR code nor a connection in time"
 		}
-		r.teardown(teardownOpts{graceful: true})
+		s.endRun(teardownOpts{graceful: true})
 		if cancelled(ctx) {
-			s.st.Set(ctl.StateStopped, ctl.ReasonStopped, "start cancelled")
 			return ctx.Err()
 		}
 		s.st.Fail(ctl.ReasonStartTimeout, msg)
@@ -147,6 +95,18 @@ func (s *Session) doStart(ctx context.Context, opts sessions.StartOptions) error
 		return failedError(st)
 	}
 	return nil
+}
+
+// endRun tears the current run down (waiting for it) and forgets it.
+func (s *Session) endRun(o teardownOpts) {
+	if r := s.current(); r != nil {
+		r.teardown(o)
+		s.mu.Lock()
+		if s.cur == r {
+			s.cur = nil
+		}
+		s.mu.Unlock()
+	}
 }
 
 // failedError is the error a start returns for a session that failed.
@@ -166,32 +126,11 @@ func failedError(st ctl.Session) error {
 }
 
 // Stop closes the browser gracefully (so the profile is flushed to disk),
-// kills whatever of its process group lingers, releases the profile lock
-// and ends in stopped. The login stays in the profile.
+// kills whatever of its process group lingers and releases the profile
+// lock. The login stays in the profile.
 func (s *Session) Stop(ctx context.Context) error {
-	s.life.Lock()
-	defer s.life.Unlock()
-	if r := s.current(); r != nil {
-		r.teardown(teardownOpts{graceful: true})
-		s.mu.Lock()
-		s.cur = nil
-		s.mu.Unlock()
-	}
-	s.st.Set(ctl.StateStopped, ctl.ReasonStopped, "")
+	s.endRun(teardownOpts{graceful: true})
 	return nil
-}
-
-// shutdown stops the session for Backend.Close, with reason shutdown.
-func (s *Session) shutdown() {
-	s.life.Lock()
-	defer s.life.Unlock()
-	if r := s.current(); r != nil {
-		r.teardown(teardownOpts{graceful: true})
-		s.mu.Lock()
-		s.cur = nil
-		s.mu.Unlock()
-		s.st.Set(ctl.StateStopped, ctl.ReasonShutdown, "")
-	}
 }
 
 // Logout logs out inside WhatsApp Web when the session is connected
@@ -200,19 +139,12 @@ func (s *Session) shutdown() {
 // logged_out. A profile locked by another process is not deleted: that is
 // an error naming the holder.
 func (s *Session) Logout(ctx context.Context) error {
-	s.life.Lock()
-	defer s.life.Unlock()
-	if r := s.current(); r != nil {
-		if !r.isTorn() && s.st.Get().State == ctl.StateConnected {
-			if err := r.pageLogout(ctx); err != nil {
-				s.log.Warn("in-page logout did not complete; deleting the profile anyway", "err", err)
-			}
+	if r := s.current(); r != nil && !r.isTorn() && s.st.Get().State == ctl.StateConnected {
+		if err := r.pageLogout(ctx); err != nil {
+			s.log.Warn("in-page logout did not complete; deleting the profile anyway", "err", err)
 		}
-		r.teardown(teardownOpts{})
-		s.mu.Lock()
-		s.cur = nil
-		s.mu.Unlock()
 	}
+	s.endRun(teardownOpts{})
 	if err := s.deleteProfile(); err != nil {
 		return err
 	}
@@ -240,11 +172,20 @@ func (s *Session) deleteProfile() error {
 	return nil
 }
 
-// Send sends a text to a JID through WhatsApp Web. A session that is not
+// Do performs op; chromedp sessions perform SendText.
+func (s *Session) Do(ctx context.Context, op sessions.Op) (any, error) {
+	switch op := op.(type) {
+	case sessions.SendText:
+		return s.send(ctx, op.To, op.Text)
+	}
+	return nil, sessions.ErrUnsupported
+}
+
+// send sends a text to a JID through WhatsApp Web. A session that is not
 // connected returns ctl.ErrNotReady; a failure inside the page is
 // ctl.CodeUpstream; a send that does not finish in time is
 // ctl.CodeTimeout.
-func (s *Session) Send(ctx context.Context, to, text string) (ctl.SendResult, error) {
+func (s *Session) send(ctx context.Context, to, text string) (ctl.SendResult, error) {
 	st := s.st.Get()
 	r := s.current()
 	if st.State != ctl.StateConnected || r == nil || r.isTorn() {

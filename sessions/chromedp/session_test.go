@@ -94,7 +94,7 @@ func TestLoginQRConnectSendLogout(t *testing.T) {
 	if _, err := os.Stat(s.Profile()); !os.IsNotExist(err) {
 		t.Errorf("profile %s still exists after logout (err %v)", s.Profile(), err)
 	}
-	if st := s.Status(); st.State != ctl.StateLoggedOut || st.PID != 0 {
+	if st := s.status(); st.State != ctl.StateLoggedOut || st.PID != 0 {
 		t.Errorf("after logout: %+v, want logged_out without a pid", st)
 	}
 	waitNoProcesses(t, s.Profile(), 5*time.Second)

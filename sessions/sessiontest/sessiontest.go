@@ -1,8 +1,10 @@
 // Package sessiontest provides a stand-in session backend for tests of the
 // registry, the daemon and wactl: the things those tests are about. It is
-// never linked into wad. Its sessions follow the Session contract (shared
-// idempotent start, state machine through sessions.Status) and count what
-// was asked of them, so tests can prove "created once, started once".
+// never linked into wad. Its sessions do no deduplication or serialisation
+// of their own, as the Session contract allows: they count what was asked
+// of them and every contract breach they see (two lifecycle calls at once
+// on one session, a start of a running session), so tests can prove that
+// the registry alone keeps "created once, started once, one at a time".
 package sessiontest
 
 import (
@@ -26,12 +28,37 @@ type Backend struct {
 	Connect bool
 	// StartErr, if set, makes every start fail with it.
 	StartErr func(client string) error
+	// StartGate, StopGate and LogoutGate, if set, hold every start, stop
+	// or logout until they are closed (or its context ends).
+	StartGate, StopGate, LogoutGate chan struct{}
+	// ProcessGate, if set, holds every Process call for ProcessClient
+	// until it is closed, like a slow walk of /proc; SlowProcesses counts
+	// those calls.
+	ProcessGate   chan struct{}
+	ProcessClient string
+	// StoredClients is what Stored reports: logins that survived a
+	// restart.
+	StoredClients []string
+	// Unsupported lists the operations (method names) the backend
+	// refuses; it supports every other.
+	Unsupported []string
 
-	Creations atomic.Int64
-	Starts    atomic.Int64
+	Creations     atomic.Int64
+	Starts        atomic.Int64
+	Stops         atomic.Int64
+	Logouts       atomic.Int64
+	SlowProcesses atomic.Int64
+	// MaxStartsInFlight is the most starts that ran at once, across
+	// sessions.
+	MaxStartsInFlight atomic.Int64
+	startsInFlight    atomic.Int64
+	// Overlaps counts contract breaches: a lifecycle call that began
+	// while another was in flight on the same session, or a start of a
+	// session that was running.
+	Overlaps atomic.Int64
 
 	mu       sync.Mutex
-	sessions map[string]*Session
+	sessions []*Session
 }
 
 func (b *Backend) Name() string {
@@ -43,6 +70,19 @@ func (b *Backend) Name() string {
 
 func (b *Backend) Close() error { return nil }
 
+// Stored returns StoredClients.
+func (b *Backend) Stored(context.Context) ([]string, error) { return b.StoredClients, nil }
+
+// Supports reports whether method is not in Unsupported.
+func (b *Backend) Supports(method string) bool {
+	for _, m := range b.Unsupported {
+		if m == method {
+			return false
+		}
+	}
+	return true
+}
+
 // New creates a session after CreateDelay.
 func (b *Backend) New(ctx context.Context, env sessions.Env) (sessions.Session, error) {
 	b.Creations.Add(1)
@@ -51,21 +91,37 @@ func (b *Backend) New(ctx context.Context, env sessions.Env) (sessions.Session, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	s := &Session{b: b, env: env, St: sessions.NewStatus(env)}
+	s := &Session{b: b, env: env, St: env.Status}
 	b.mu.Lock()
-	if b.sessions == nil {
-		b.sessions = make(map[string]*Session)
-	}
-	b.sessions[env.Client] = s
+	b.sessions = append(b.sessions, s)
 	b.mu.Unlock()
 	return s, nil
 }
 
-// Session returns the session created for client, or nil.
+// Session returns the session created last for client, or nil.
 func (b *Backend) Session(client string) *Session {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.sessions[client]
+	for i := len(b.sessions) - 1; i >= 0; i-- {
+		if s := b.sessions[i]; s.env.Client == client {
+			return s
+		}
+	}
+	return nil
+}
+
+// Running returns the sessions that run (started and neither stopped
+// nor logged out since), in creation order.
+func (b *Backend) Running() []*Session {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*Session
+	for _, s := range b.sessions {
+		if s.running.Load() {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Session is a stand-in session. Tests drive it with St (its Status) and
@@ -75,94 +131,141 @@ type Session struct {
 	env sessions.Env
 	St  *sessions.Status
 
-	mu    sync.Mutex
-	Sent  []Sent
-	start *startCall
-	qrN   int
+	inflight atomic.Int32 // lifecycle calls in progress
+	running  atomic.Bool
+
+	mu   sync.Mutex
+	Sent []Sent
+	qrN  int
 }
 
-type startCall struct {
-	done chan struct{}
-	err  error
-}
+// Client returns the session's client id.
+func (s *Session) Client() string { return s.env.Client }
+
+// IsRunning reports whether the session runs.
+func (s *Session) IsRunning() bool { return s.running.Load() }
 
 // Sent is a message the session was asked to send.
 type Sent struct{ To, Text string }
 
-// Start shows a QR code (or connects) after StartDelay; concurrent calls
-// share one start.
-func (s *Session) Start(ctx context.Context, opts sessions.StartOptions) error {
-	s.mu.Lock()
-	if c := s.start; c != nil {
-		s.mu.Unlock()
-		<-c.done
-		return c.err
+// enter counts a lifecycle call and an overlap if another is in flight.
+func (s *Session) enter() func() {
+	if s.inflight.Add(1) > 1 {
+		s.b.Overlaps.Add(1)
 	}
-	if s.St.Get().State.Active() {
-		s.mu.Unlock()
+	return func() { s.inflight.Add(-1) }
+}
+
+func gate(ctx context.Context, g chan struct{}) error {
+	if g == nil {
 		return nil
 	}
-	c := &startCall{done: make(chan struct{})}
-	s.start = c
-	s.qrN++
-	n := s.qrN
-	s.mu.Unlock()
+	select {
+	case <-g:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
+// Start shows a QR code (or connects, or a pairing code) after
+// StartDelay and StartGate.
+func (s *Session) Start(ctx context.Context, opts sessions.StartOptions) error {
+	defer s.enter()()
 	s.b.Starts.Add(1)
+	n := s.b.startsInFlight.Add(1)
+	defer s.b.startsInFlight.Add(-1)
+	for {
+		m := s.b.MaxStartsInFlight.Load()
+		if n <= m || s.b.MaxStartsInFlight.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if s.running.Swap(true) {
+		s.b.Overlaps.Add(1)
+	}
+	s.mu.Lock()
+	s.qrN++
+	qrN := s.qrN
+	s.mu.Unlock()
 	s.St.Set(ctl.StateStarting, "", "")
-	err := func() error {
+	err := gate(ctx, s.b.StartGate)
+	if err == nil {
 		select {
 		case <-time.After(s.b.StartDelay):
 		case <-ctx.Done():
-			s.St.Fail(ctl.ReasonStartTimeout, ctx.Err().Error())
-			return ctx.Err()
+			err = ctx.Err()
 		}
-		if s.b.StartErr != nil {
-			if err := s.b.StartErr(s.env.Client); err != nil {
-				s.St.Fail(ctl.ReasonNetwork, err.Error())
-				return err
-			}
+	}
+	if err != nil {
+		s.running.Store(false)
+		return err
+	}
+	if s.b.StartErr != nil {
+		if err := s.b.StartErr(s.env.Client); err != nil {
+			s.running.Store(false)
+			s.St.Fail(ctl.ReasonNetwork, err.Error())
+			return err
 		}
-		switch {
-		case s.b.Connect:
-			s.St.Update(func(st *ctl.Session) {
-				st.State, st.JID, st.PushName = ctl.StateConnected, "4915100000000@s.whatsapp.net", "Test "+s.env.Client
-			})
-		case opts.Phone != "":
-			s.St.Update(func(st *ctl.Session) { st.State, st.PairCode = ctl.StatePairing, "ABCD-EFGH" })
-		default:
-			s.St.Update(func(st *ctl.Session) { st.State, st.QR = ctl.StateQR, fmt.Sprintf("2@test-%s-%d", s.env.Client, n) })
-		}
-		return nil
-	}()
-	s.mu.Lock()
-	c.err = err
-	s.start = nil
-	s.mu.Unlock()
-	close(c.done)
-	return err
-}
-
-func (s *Session) Stop(context.Context) error {
-	s.St.Set(ctl.StateStopped, ctl.ReasonStopped, "")
+	}
+	switch {
+	case s.b.Connect:
+		s.St.Update(func(st *ctl.Session) {
+			st.State, st.JID, st.PushName = ctl.StateConnected, "4915100000000@s.whatsapp.net", "Test "+s.env.Client
+		})
+	case opts.Phone != "":
+		s.St.Update(func(st *ctl.Session) { st.State, st.PairCode = ctl.StatePairing, "ABCD-EFGH" })
+	default:
+		s.St.Update(func(st *ctl.Session) { st.State, st.QR = ctl.StateQR, fmt.Sprintf("2@test-%s-%d", s.env.Client, qrN) })
+	}
 	return nil
 }
 
-func (s *Session) Logout(context.Context) error {
+// Stop waits for StopGate and stops running.
+func (s *Session) Stop(ctx context.Context) error {
+	defer s.enter()()
+	s.b.Stops.Add(1)
+	if err := gate(ctx, s.b.StopGate); err != nil {
+		return err
+	}
+	s.running.Store(false)
+	return nil
+}
+
+// Logout waits for LogoutGate, stops running and ends logged_out.
+func (s *Session) Logout(ctx context.Context) error {
+	defer s.enter()()
+	s.b.Logouts.Add(1)
+	if err := gate(ctx, s.b.LogoutGate); err != nil {
+		return err
+	}
+	s.running.Store(false)
 	s.St.Set(ctl.StateLoggedOut, ctl.ReasonLogoutRequested, "")
 	return nil
 }
 
-func (s *Session) Status() ctl.Session { return s.St.Get() }
+// Process waits for ProcessGate (for ProcessClient) and reports a
+// made-up process.
+func (s *Session) Process() (int, int64) {
+	if g := s.b.ProcessGate; g != nil && s.env.Client == s.b.ProcessClient {
+		s.b.SlowProcesses.Add(1)
+		<-g
+	}
+	return 4242, 1 << 20
+}
 
-// Send records the message and returns a made-up id.
-func (s *Session) Send(_ context.Context, to, text string) (ctl.SendResult, error) {
+// Do performs SendText: it records the message and returns a made-up id.
+func (s *Session) Do(_ context.Context, op sessions.Op) (any, error) {
+	m, ok := op.(sessions.SendText)
+	if !ok {
+		return nil, sessions.ErrUnsupported
+	}
 	if s.St.Get().State != ctl.StateConnected {
-		return ctl.SendResult{}, ctl.Errorf(ctl.CodeSessionNotReady, "not connected")
+		return nil, ctl.Errorf(ctl.CodeSessionNotReady, "not connected")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.Sent = append(s.Sent, Sent{to, text})
+	s.Sent = append(s.Sent, Sent{m.To, m.Text})
 	return ctl.SendResult{ID: fmt.Sprintf("TEST%04d", len(s.Sent)), Timestamp: time.Unix(1700000000, 0).UTC()}, nil
 }
 

@@ -23,9 +23,8 @@ type Backend struct {
 	log  *slog.Logger
 	st   *deviceStore
 
-	mu       sync.Mutex
-	closed   bool
-	sessions map[string]*session
+	mu     sync.Mutex
+	closed bool
 }
 
 var (
@@ -50,7 +49,7 @@ func New(ctx context.Context, cfg Config, stateDir string, log *slog.Logger, opt
 	if cfg.DeviceName == "" {
 		cfg.DeviceName = DefaultDeviceName
 	}
-	b := &Backend{cfg: cfg, log: log, sessions: make(map[string]*session)}
+	b := &Backend{cfg: cfg, log: log}
 	for _, o := range opts {
 		o(&b.opts)
 	}
@@ -86,14 +85,23 @@ func (b *Backend) New(ctx context.Context, env sessions.Env) (sessions.Session, 
 	if env.Backend == "" {
 		env.Backend = Name
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return nil, ctl.Errorf(ctl.CodeBackendUnavailable, "the whatsmeow backend is closed")
+	if err := b.usable(); err != nil {
+		return nil, err
 	}
 	s := newSession(b, env)
-	b.sessions[env.Client] = s
+	if b.opts.created != nil {
+		b.opts.created(b, s)
+	}
 	return s, nil
+}
+
+// Supports reports whether whatsmeow sessions perform the operation.
+func (b *Backend) Supports(method string) bool {
+	switch method {
+	case ctl.MethodSend:
+		return true
+	}
+	return false
 }
 
 // Stored returns the clients with a paired device in the store, sorted.
@@ -104,8 +112,8 @@ func (b *Backend) Stored(ctx context.Context) ([]string, error) {
 	return b.st.stored(ctx)
 }
 
-// Close closes the store and releases its lock, after the registry has
-// stopped every session. Closing twice does nothing.
+// Close closes the store and releases its lock. The registry calls it
+// once every session has stopped. Closing twice does nothing.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -113,18 +121,7 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.closed = true
-	ss := make([]*session, 0, len(b.sessions))
-	for _, s := range b.sessions {
-		ss = append(ss, s)
-	}
-	b.sessions = nil
 	b.mu.Unlock()
-	// Sessions the registry did not stop must not outlive the store.
-	for _, s := range ss {
-		if r := s.detach(); r != nil {
-			r.teardown()
-		}
-	}
 	return b.st.close()
 }
 
@@ -135,22 +132,6 @@ func (b *Backend) usable() error {
 		return ctl.Errorf(ctl.CodeBackendUnavailable, "the whatsmeow backend is closed")
 	}
 	return nil
-}
-
-// session returns the session made for client (tests).
-func (b *Backend) session(client string) *session {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sessions[client]
-}
-
-// forgetSession drops s from the backend's table after a logout.
-func (b *Backend) forgetSession(s *session) {
-	b.mu.Lock()
-	if b.sessions[s.env.Client] == s {
-		delete(b.sessions, s.env.Client)
-	}
-	b.mu.Unlock()
 }
 
 // newClient makes a whatsmeow client for dev with our logger and network

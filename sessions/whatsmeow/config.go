@@ -60,6 +60,9 @@ type options struct {
 	// tests (export_test.go); nil means whatsmeow's own.
 	connect   func(ctx context.Context, cli *wa.Client) error
 	pairPhone func(ctx context.Context, cli *wa.Client, phone string) (string, error)
+	// created sees every session New makes (tests reach sessions by
+	// client through it); nil in wad.
+	created func(*Backend, *session)
 }
 
 // WithDialer makes every connection of every session (the websocket

@@ -3,8 +3,12 @@ package whatsmeow
 import (
 	"context"
 	"database/sql"
+	"sync"
 
 	wa "go.mau.fi/whatsmeow"
+
+	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/sessions"
 )
 
 // Test hooks. The tests of this package feed real whatsmeow events and
@@ -30,6 +34,34 @@ func WithPairPhone(f func(ctx context.Context, phone string) (string, error)) Op
 		o.pairPhone = func(ctx context.Context, _ *wa.Client, phone string) (string, error) { return f(ctx, phone) }
 	}
 }
+
+// made records the sessions each backend created, so tests can reach a
+// client's latest session; the backend itself keeps no such table.
+var made sync.Map // *Backend -> *sync.Map of client -> *session
+
+// WithTracking makes the backend record its sessions for the helpers
+// below.
+func WithTracking() Option {
+	return func(o *options) {
+		o.created = func(b *Backend, s *session) {
+			m, _ := made.LoadOrStore(b, &sync.Map{})
+			m.(*sync.Map).Store(s.env.Client, s)
+		}
+	}
+}
+
+func (b *Backend) session(client string) *session {
+	m, ok := made.Load(b)
+	if !ok {
+		return nil
+	}
+	s, _ := m.(*sync.Map).Load(client)
+	s2, _ := s.(*session)
+	return s2
+}
+
+// StatusOf returns a session's state, as the registry reads it.
+func StatusOf(s sessions.Session) ctl.Session { return s.(*session).st.Get() }
 
 // HandleEvent feeds evt to client's running session, as whatsmeow's
 // dispatcher would; it reports false if the session is not running.

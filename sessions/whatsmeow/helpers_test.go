@@ -68,7 +68,7 @@ func (d *refusingDialer) Addrs() []string {
 func newBackend(t testing.TB, stateDir string, log *slog.Logger, opts ...wm.Option) (*wm.Backend, *refusingDialer) {
 	t.Helper()
 	d := &refusingDialer{}
-	opts = append([]wm.Option{wm.WithDialer(d.Dial)}, opts...)
+	opts = append([]wm.Option{wm.WithDialer(d.Dial), wm.WithTracking()}, opts...)
 	b, err := wm.New(context.Background(), wm.Config{DeviceName: "wad-test"}, stateDir, log, opts...)
 	if err != nil {
 		t.Fatalf("opening backend: %v", err)
@@ -180,7 +180,7 @@ func newEnv(client string, log *slog.Logger, events *eventLog) sessions.Env {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return sessions.Env{
+	env := sessions.Env{
 		Client:  client,
 		Backend: wm.Name,
 		Log:     log.With("client", client),
@@ -191,6 +191,8 @@ func newEnv(client string, log *slog.Logger, events *eventLog) sessions.Env {
 			}
 		},
 	}
+	env.Status = sessions.NewStatus(env)
+	return env
 }
 
 type eventLog struct {

@@ -24,23 +24,19 @@ const pairTimeout = 30 * time.Second
 // accepts only "Browser (OS)" with common names.
 const PairClientDisplay = "Chrome (Linux)"
 
-// session is one client's whatsmeow session. Its state lives in st; run
-// is the whatsmeow client of the current start, nil when not running.
+// session is one client's whatsmeow session. Its state lives in st (the
+// registry's tracker); run is the whatsmeow client of the current start,
+// nil when not running. The registry calls Start, Stop and Logout one at
+// a time; whatsmeow's event handlers and the QR channel run alongside
+// and may end a run at any time.
 type session struct {
 	b   *Backend
 	env sessions.Env
 	log *slog.Logger
 	st  *sessions.Status
 
-	mu    sync.Mutex
-	run   *run
-	start *startCall
-	epoch uint64 // bumped by Stop and Logout, so a start begun before them gives up
-}
-
-type startCall struct {
-	done chan struct{}
-	err  error
+	mu  sync.Mutex
+	run *run
 }
 
 // run is one start's whatsmeow client and what belongs to it. Events of a
@@ -60,11 +56,12 @@ func (r *run) teardown() {
 }
 
 func newSession(b *Backend, env sessions.Env) *session {
-	return &session{b: b, env: env, log: env.Log, st: sessions.NewStatus(env)}
+	st := env.Status
+	if st == nil {
+		st = sessions.NewStatus(env)
+	}
+	return &session{b: b, env: env, log: env.Log, st: st}
 }
-
-// Status returns the current state without blocking on whatsmeow.
-func (s *session) Status() ctl.Session { return s.st.Get() }
 
 // current returns the running run, or nil.
 func (s *session) current() *run {
@@ -79,7 +76,6 @@ func (s *session) detach() *run {
 	defer s.mu.Unlock()
 	r := s.run
 	s.run = nil
-	s.epoch++
 	return r
 }
 
@@ -99,15 +95,30 @@ func (s *session) endRun(r *run) bool {
 	return cur
 }
 
+// release ends r for Start if it is still the current run and waits for
+// its teardown; it reports whether r was current.
+func (s *session) release(r *run) bool {
+	s.mu.Lock()
+	cur := s.run == r
+	if cur {
+		s.run = nil
+	}
+	s.mu.Unlock()
+	if cur {
+		r.teardown()
+	}
+	return cur
+}
+
 // Start connects to WhatsApp with the client's stored device, or with a
 // new device that shows a QR code (or, with opts.Phone, asks for a
 // pairing code). It returns once the session shows a QR code, a pairing
 // code, is connected or disconnected (reconnecting), or has ended: a
-// network failure ends in failed/network and returns an upstream error;
-// ctx ending first ends in failed/start_timeout (deadline) and returns
-// ctx's error. Concurrent calls share one start; a running session
-// returns at once. Each start makes one connection attempt: a failed
-// start is retried by the next Start, never in the background.
+// network failure ends in failed/network and returns an upstream error.
+// When ctx ends first the client is torn down and ctx's error returned
+// (a deadline also fails the session with start_timeout). Each start
+// makes one connection attempt: a failed start is retried by the next
+// Start, never in the background.
 func (s *session) Start(ctx context.Context, opts sessions.StartOptions) error {
 	if opts.Phone != "" {
 		p, err := ctl.NormalizePhone(opts.Phone)
@@ -116,36 +127,6 @@ func (s *session) Start(ctx context.Context, opts sessions.StartOptions) error {
 		}
 		opts.Phone = p
 	}
-	s.mu.Lock()
-	if c := s.start; c != nil {
-		s.mu.Unlock()
-		select {
-		case <-c.done:
-			return c.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if s.run != nil {
-		s.mu.Unlock()
-		return nil
-	}
-	c := &startCall{done: make(chan struct{})}
-	s.start = c
-	epoch := s.epoch
-	s.mu.Unlock()
-
-	err := s.doStart(ctx, opts, epoch)
-
-	s.mu.Lock()
-	s.start = nil
-	c.err = err
-	s.mu.Unlock()
-	close(c.done)
-	return err
-}
-
-func (s *session) doStart(ctx context.Context, opts sessions.StartOptions, epoch uint64) error {
 	if err := s.b.usable(); err != nil {
 		return err
 	}
@@ -153,6 +134,9 @@ func (s *session) doStart(ctx context.Context, opts sessions.StartOptions, epoch
 	s.st.Set(ctl.StateStarting, "", "")
 	dev, err := s.b.st.device(ctx, client)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		s.st.Fail(ctl.ReasonStoreError, err.Error())
 		return ctl.Errorf(ctl.CodeInternal, "whatsmeow store: %v", err)
 	}
@@ -184,11 +168,6 @@ func (s *session) doStart(ctx context.Context, opts sessions.StartOptions, epoch
 		}
 	}
 	s.mu.Lock()
-	if s.epoch != epoch {
-		s.mu.Unlock()
-		cancel()
-		return ctl.Errorf(ctl.CodeSessionNotReady, "session %s was stopped while starting", client)
-	}
 	s.run = r
 	s.mu.Unlock()
 	if qr != nil {
@@ -201,11 +180,11 @@ func (s *session) doStart(ctx context.Context, opts sessions.StartOptions, epoch
 	select {
 	case err = <-connErr:
 	case <-ctx.Done():
-		return s.startAborted(ctx, s.endRun(r))
+		return s.startAborted(ctx, s.release(r))
 	}
 	if err != nil {
-		if !s.endRun(r) {
-			return ctl.Errorf(ctl.CodeSessionNotReady, "session %s was stopped while starting", client)
+		if !s.release(r) {
+			return ctl.Errorf(ctl.CodeSessionNotReady, "session %s ended while starting", client)
 		}
 		msg := "could not reach WhatsApp: " + err.Error()
 		s.st.Fail(ctl.ReasonNetwork, msg)
@@ -214,7 +193,7 @@ func (s *session) doStart(ctx context.Context, opts sessions.StartOptions, epoch
 
 	st, err := s.st.Wait(ctx, sessions.Shown)
 	if err != nil {
-		return s.startAborted(ctx, s.endRun(r))
+		return s.startAborted(ctx, s.release(r))
 	}
 	switch st.State {
 	case ctl.StateFailed:
@@ -234,7 +213,8 @@ func (s *session) startAborted(ctx context.Context, wasCurrent bool) error {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			s.st.Fail(ctl.ReasonStartTimeout, "WhatsApp did not answer in time")
 		} else {
-			// Cancelled: a Stop or Logout is on its way and sets the end state.
+			// Cancelled: the registry runs the stop or logout that
+			// overtook the start, which sets the end state.
 			s.log.Debug("start cancelled")
 		}
 	}
@@ -339,14 +319,11 @@ func (s *session) requestPairCode(r *run) {
 	})
 }
 
-// Stop disconnects and keeps the stored device; it ends in stopped (a
-// session that already ended keeps its end state). A start in flight
-// gives up.
+// Stop disconnects and keeps the stored device.
 func (s *session) Stop(ctx context.Context) error {
 	if r := s.detach(); r != nil {
 		r.teardown()
 	}
-	s.st.Set(ctl.StateStopped, ctl.ReasonStopped, "")
 	return nil
 }
 
@@ -382,15 +359,23 @@ func (s *session) Logout(ctx context.Context) error {
 		s.log.Info("device deleted from the store", "jid", jid.String())
 	}
 	s.st.Set(ctl.StateLoggedOut, ctl.ReasonLogoutRequested, note)
-	s.b.forgetSession(s)
 	return nil
 }
 
-// Send sends text as one message to the JID to. It returns WhatsApp's
+// Do performs op; whatsmeow sessions perform every Op in ops.
+func (s *session) Do(ctx context.Context, op sessions.Op) (any, error) {
+	switch op := op.(type) {
+	case sessions.SendText:
+		return s.send(ctx, op.To, op.Text)
+	}
+	return nil, sessions.ErrUnsupported
+}
+
+// send sends text as one message to the JID to. It returns WhatsApp's
 // message id and server timestamp; invalid params for an empty or
 // over-long text or a bad JID; not ready unless connected; an upstream
 // error with whatsmeow's reason when WhatsApp refuses or does not answer.
-func (s *session) Send(ctx context.Context, to, text string) (ctl.SendResult, error) {
+func (s *session) send(ctx context.Context, to, text string) (ctl.SendResult, error) {
 	if err := ctl.ValidateText(text); err != nil {
 		return ctl.SendResult{}, err
 	}

@@ -552,20 +552,20 @@ func TestLogoutOverTheSocketDeletesTheLoginAndRemovesTheSession(t *testing.T) {
 func TestStopDuringAStartEndsItWithoutAClientLeftRunning(t *testing.T) {
 	dir := t.TempDir()
 	b, _ := newBackend(t, dir, nil, offline())
-	s, err := b.New(context.Background(), newEnv("slow", nil, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := startAsync(s, sessions.StartOptions{})
+	reg := sessions.New(sessions.Config{StateDir: dir, DefaultBackend: wm.Name}, b)
+	t.Cleanup(func() { reg.Close(context.Background()) })
+	done := make(chan error, 1)
+	go func() {
+		_, err := reg.Login(context.Background(), "slow", sessions.LoginOptions{})
+		done <- err
+	}()
 	cli := waitRunning(t, b, "slow")
-	if err := s.Stop(context.Background()); err != nil {
-		t.Fatal(err)
+	st, err := reg.Stop(context.Background(), "slow")
+	if err != nil || st.State != ctl.StateStopped {
+		t.Fatalf("stop during a start: %+v, %v", st, err)
 	}
-	if err := waitErr(t, done); !errors.Is(err, ctl.ErrNotReady) {
-		t.Fatalf("start interrupted by stop returned %v, want not ready", err)
-	}
-	if st := s.Status(); st.State != ctl.StateStopped {
-		t.Fatalf("after stop: %+v", st)
+	if err := waitErr(t, done); !errors.Is(err, ctl.ErrNotReady) || !strings.Contains(err.Error(), "cancelled by session.stop") {
+		t.Fatalf("start interrupted by stop returned %v, want not ready naming the stop", err)
 	}
 	if wm.RunningClient(b, "slow") != nil || cli.IsConnected() {
 		t.Fatal("a whatsmeow client is still running after stop")
@@ -573,5 +573,8 @@ func TestStopDuringAStartEndsItWithoutAClientLeftRunning(t *testing.T) {
 	// Events of the stopped client are ignored.
 	if wm.HandleEvent(b, "slow", &events.QR{Codes: []string{"2@late"}}) {
 		t.Fatal("a stopped session accepted an event")
+	}
+	if st, _ := reg.Get("slow"); st.State != ctl.StateStopped {
+		t.Fatalf("after a late event: %+v", st)
 	}
 }
