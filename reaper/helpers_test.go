@@ -63,6 +63,7 @@ type chrome struct {
 	tree    []tracked     // the browser and every descendant, once ready
 	done    chan struct{} // closed when the main process was reaped
 	state   *os.ProcessState
+	killed  sync.Once
 }
 
 // chromeOpts says how to start a browser.
@@ -173,7 +174,13 @@ func (c *chrome) track(pids []int) error {
 
 // kill SIGKILLs every tracked process and any process still naming the
 // profile, then waits for the main process to be reaped.
+// kill ends the browser and closes its pidfds; calls after the first do
+// nothing.
 func (c *chrome) kill(t testing.TB) {
+	c.killed.Do(func() { c.killOnce(t) })
+}
+
+func (c *chrome) killOnce(t testing.TB) {
 	for _, p := range c.tree {
 		unix.PidfdSendSignal(p.fd, unix.SIGKILL, nil, 0)
 	}

@@ -95,14 +95,11 @@ func (b *Backend) New(ctx context.Context, env sessions.Env) (sessions.Session, 
 	return s, nil
 }
 
+// ops are the operations whatsmeow sessions perform (sessions.Op methods).
+var ops = map[string]bool{ctl.MethodSend: true}
+
 // Supports reports whether whatsmeow sessions perform the operation.
-func (b *Backend) Supports(method string) bool {
-	switch method {
-	case ctl.MethodSend:
-		return true
-	}
-	return false
-}
+func (b *Backend) Supports(method string) bool { return ops[method] }
 
 // Stored returns the clients with a paired device in the store, sorted.
 func (b *Backend) Stored(ctx context.Context) ([]string, error) {
