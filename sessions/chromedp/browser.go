@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/chromeproc"
 )
 
 // agentJS is injected into every document of the WhatsApp Web tab.
@@ -305,7 +306,7 @@ func (r *browserRun) teardown(o teardownOpts) {
 		}
 		r.ctxCancel()
 		r.allocCancel()
-		if !killTree(r.pid, r.s.profile, killWait) {
+		if !chromeproc.KillTree(r.pid, r.s.profile, killWait) {
 			r.log.Warn("browser processes survived SIGKILL", "profile", r.s.profile)
 		}
 		if o.deleteProfile {

@@ -1,17 +1,6 @@
 package chromedp
 
-import (
-	"time"
-
-	"github.com/wad-project/wad/internal/chromeproc"
-)
-
-// treeRSS returns the summed resident set size, in bytes, of root's
-// process tree: root, its descendants and what is left of its process
-// group (chromeproc.TreeRSS).
-func treeRSS(root int) int64 {
-	return chromeproc.TreeRSS(root)
-}
+import "github.com/wad-project/wad/internal/chromeproc"
 
 // ProfileProcesses returns the pids of the live Chrome processes on the
 // profile dir, by the rule the reaper uses too (chromeproc.Ours): Chrome
@@ -26,11 +15,4 @@ func ProfileProcesses(dir string) []int {
 		out = append(out, c.PID)
 	}
 	return out
-}
-
-// killTree sends SIGKILL to the process group pgid and to every process
-// still on the profile, then waits up to wait for them to be gone
-// (chromeproc.KillTree). It reports whether none is left.
-func killTree(pgid int, profile string, wait time.Duration) bool {
-	return chromeproc.KillTree(pgid, profile, wait)
 }

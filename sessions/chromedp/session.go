@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/chromeproc"
 	"github.com/wad-project/wad/sessions"
 )
 
@@ -51,7 +52,7 @@ func (s *Session) current() *browserRun {
 // browser.
 func (s *Session) Process() (int, int64) {
 	if r := s.current(); r != nil && !r.stopping.Load() && r.pid > 0 {
-		return r.pid, treeRSS(r.pid)
+		return r.pid, chromeproc.TreeRSS(r.pid)
 	}
 	return 0, 0
 }

@@ -79,31 +79,32 @@ func (s *session) detach() *run {
 	return r
 }
 
-// endRun tears r down if it is still the current run and reports whether
-// it was. The teardown runs in the background: endRun is called from
-// whatsmeow's event handlers, which must not wait on the client.
-func (s *session) endRun(r *run) bool {
+// take makes r no longer current if it is the current run, and reports
+// whether it was.
+func (s *session) take(r *run) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	cur := s.run == r && r != nil
 	if cur {
 		s.run = nil
 	}
-	s.mu.Unlock()
+	return cur
+}
+
+// endRun tears r down if it is still the current run and reports whether
+// it was. The teardown runs in the background: endRun is called from
+// whatsmeow's event handlers, which must not wait on the client.
+func (s *session) endRun(r *run) bool {
+	cur := s.take(r)
 	if cur {
 		go r.teardown()
 	}
 	return cur
 }
 
-// release ends r for Start if it is still the current run and waits for
-// its teardown; it reports whether r was current.
+// release is endRun for Start: it waits for the teardown.
 func (s *session) release(r *run) bool {
-	s.mu.Lock()
-	cur := s.run == r
-	if cur {
-		s.run = nil
-	}
-	s.mu.Unlock()
+	cur := s.take(r)
 	if cur {
 		r.teardown()
 	}
