@@ -108,6 +108,17 @@ type Restorer interface {
 	Stored(ctx context.Context) ([]string, error)
 }
 
+// Unlinker is a Backend that can unlink from WhatsApp the logins a
+// daemon left behind without logging them out (a crash in reset mode).
+type Unlinker interface {
+	// UnlinkLeftovers unlinks upstream every login found in dir (this
+	// backend's part of a quarantine the reaper made) and deletes each
+	// one it unlinked or that cannot be unlinked any more. It returns how
+	// many it unlinked; an error means some are left in dir for the next
+	// attempt.
+	UnlinkLeftovers(ctx context.Context, dir string) (int, error)
+}
+
 // Op is one operation on a connected session. Each kind of operation is a
 // type of its own, named by the JSON-RPC method that asks for it; a
 // backend performs the kinds it Supports. New features add an Op type and

@@ -9,6 +9,7 @@
 // TreeRSS), signals processes without hitting a reused pid (Handle,
 // KillTree), and judges a profile's SingletonLock the way Chrome does,
 // refined to the profile it names (ReadLock, JudgeLock), removing
-// Singleton* entries only by path on request (RemoveSingletons). It is
+// Singleton* entries only by path on request (RemoveSingletons). It also
+// names the login marker a chromedp profile holds (LoginMarker). It is
 // Linux-only, holds no state and never starts a process.
 package chromeproc

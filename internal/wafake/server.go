@@ -69,11 +69,11 @@ type Server struct {
 	chain  []byte // marshalled waCert.CertChain for static
 
 	mu       sync.Mutex
-	accounts map[string]*Account     // by phone number (JID user)
-	lids     map[string]*Account     // by LID user
-	pending  map[string]*conn        // QR ref -> connection waiting to pair
-	conns    map[*conn]struct{}      // every open connection
-	refused  []string                // dial targets refused
+	accounts map[string]*Account // by phone number (JID user)
+	lids     map[string]*Account // by LID user
+	pending  map[string]*conn    // QR ref -> connection waiting to pair
+	conns    map[*conn]struct{}  // every open connection
+	refused  []string            // dial targets refused
 	closed   bool
 	wg       sync.WaitGroup
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+
+	"github.com/wad-project/wad/internal/chromeproc"
 )
 
 // LoginMarker is the file inside a profile that says its WhatsApp Web
@@ -11,8 +13,11 @@ import (
 // the page reports ready and removes it when the page shows a QR code,
 // which means the login is gone; logging out deletes it with the profile.
 // Backend.Stored lists only profiles that have it, so a restart in
-// preserve mode resumes real logins, not QR codes nobody scanned.
-const LoginMarker = "wad-login"
+// preserve mode resumes real logins, not QR codes nobody scanned; the
+// reaper (reset mode) quarantines only profiles that have it, for
+// Backend.UnlinkLeftovers. The name is chromeproc's, which the reaper
+// shares.
+const LoginMarker = chromeproc.LoginMarker
 
 // markLogin records that the profile holds a login of jid.
 func (s *Session) markLogin(jid string) {
