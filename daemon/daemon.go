@@ -42,6 +42,7 @@ type Daemon struct {
 	started  time.Time
 	ln       *listener
 	reg      *sessions.Registry
+	backends []sessions.Backend
 	table    table
 	notify   func(string)
 	// alive proves the registry is not wedged (watchdog); a test seam.
@@ -86,12 +87,16 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		ln:       ln,
 		notify:   o.Notify,
 		conns:    make(map[*jrpc2.Server]net.Conn),
+		backends: backends,
 		reg: sessions.New(sessions.Config{
 			StateDir:       cfg.StateDir,
 			DefaultBackend: cfg.Sessions.DefaultBackend,
 			MaxSessions:    cfg.Sessions.MaxSessions,
 			StartTimeout:   cfg.Sessions.StartTimeout,
-			Log:            log,
+			// In reset mode the next start deletes every login: log them
+			// out at shutdown, so that none is left linked on a phone.
+			UnlinkOnClose: unlinkOnClose(cfg),
+			Log:           log,
 		}, backends...),
 	}
 	if d.notify == nil {
@@ -108,6 +113,10 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	return d, nil
 }
 
+// unlinkOnClose reports whether a shutdown under cfg logs every session
+// out: in reaper mode reset, whose next start deletes the logins.
+func unlinkOnClose(cfg Config) bool { return cfg.Reaper.Effective().Mode == reaper.ModeReset }
+
 func (d *Daemon) config() *Config              { return d.cfg.Load() }
 func (d *Daemon) policy() *accessPolicy        { return d.pol.Load() }
 func (d *Daemon) Registry() *sessions.Registry { return d.reg }
@@ -116,8 +125,11 @@ func (d *Daemon) Registry() *sessions.Registry { return d.reg }
 func (d *Daemon) SocketPath() string { return d.ln.Path }
 
 // Serve accepts connections until ctx ends, then shuts down: it stops
-// accepting, stops every session (bounded by shutdown_timeout), closes the
-// connections and returns nil on a clean stop.
+// accepting, stops every session (in reaper mode reset: logs it out; both
+// bounded by shutdown_timeout), closes the connections and returns nil on
+// a clean stop. Once serving, it unlinks in the background the logins an
+// unclean shutdown left in quarantine (see unlinkLeftovers), whatever the
+// mode: a quarantine only ever holds logins to delete.
 func (d *Daemon) Serve(ctx context.Context) error {
 	acceptErr := make(chan error, 1)
 	// The accept loop counts in wg, so connections it adds are always
@@ -126,6 +138,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.log.Info("wad is serving", "socket", d.ln.Path, "state_dir", d.config().StateDir, "version", d.version_)
 	d.notify("READY=1\nSTATUS=" + d.statusLine())
 	go d.watchdog(ctx)
+	lctx, stopLeftovers := context.WithCancel(ctx)
+	defer stopLeftovers()
+	leftovers := d.startLeftovers(lctx)
 	if d.config().Reaper.Effective().Mode == reaper.ModePreserve {
 		// The reaper kept the logins: bring their sessions back.
 		d.log.Info("restoring the sessions kept in the state directory")
@@ -139,7 +154,8 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		d.log.Error("accepting connections failed", "err", err)
 	}
 	d.notify("STOPPING=1")
-	return errors.Join(err, d.shutdown())
+	stopLeftovers()
+	return errors.Join(err, d.shutdown(leftovers))
 }
 
 func (d *Daemon) accept() error {
@@ -201,7 +217,10 @@ func (d *Daemon) serveConn(c net.Conn) {
 	d.log.Debug("connection closed", "pid", p.PID, "uid", p.UID, "err", err)
 }
 
-func (d *Daemon) shutdown() error {
+// shutdown stops serving: it waits (within shutdown_timeout) for the
+// unlinking of leftovers to notice it was stopped (it may run a browser
+// and use the backends), ends every session and closes the connections.
+func (d *Daemon) shutdown(leftovers <-chan struct{}) error {
 	d.log.Info("shutting down")
 	lerr := d.ln.Close()
 	if lerr != nil && errors.Is(lerr, net.ErrClosed) {
@@ -209,6 +228,11 @@ func (d *Daemon) shutdown() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.config().ShutdownTimeout)
 	defer cancel()
+	select {
+	case <-leftovers:
+	case <-ctx.Done():
+		d.log.Warn("unlinking the logins left behind did not stop in time")
+	}
 	rerr := d.reg.Close(ctx)
 	if rerr != nil {
 		d.log.Error("stopping sessions", "err", rerr)

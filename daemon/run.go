@@ -50,7 +50,9 @@ func Run(path, version string, stderr io.Writer) error {
 }
 
 // Reload re-reads the config at path and applies what can change while
-// running: log_level, the [[access]] rules and sessions.max_sessions.
+// running: log_level, the [[access]] rules, sessions.max_sessions, and
+// reaper.mode as far as the next shutdown goes (reset logs every session
+// out, preserve stops them; the next start's reaper reads the file).
 // socket, state_dir, sessions.default_backend and sessions.start_timeout
 // need a restart; a change to them is reported in the log. A
 // config that does not load is reported and the running one kept.
@@ -69,6 +71,7 @@ func (d *Daemon) Reload(path string, level *slog.LevelVar) {
 	}
 	d.pol.Store(newAccessPolicy(cfg.Access))
 	d.reg.SetMaxSessions(cfg.Sessions.MaxSessions)
+	d.reg.SetUnlinkOnClose(unlinkOnClose(cfg))
 	for _, k := range []struct {
 		name     string
 		old, new string
@@ -86,7 +89,8 @@ func (d *Daemon) Reload(path string, level *slog.LevelVar) {
 	cfg.Socket, cfg.StateDir = old.Socket, old.StateDir
 	cfg.Sessions.DefaultBackend, cfg.Sessions.StartTimeout = old.Sessions.DefaultBackend, old.Sessions.StartTimeout
 	d.cfg.Store(&cfg)
-	d.log.Info("config reloaded", "log_level", cfg.LogLevel, "max_sessions", cfg.Sessions.MaxSessions, "access_rules", len(cfg.Access))
+	d.log.Info("config reloaded", "log_level", cfg.LogLevel, "max_sessions", cfg.Sessions.MaxSessions, "access_rules", len(cfg.Access),
+		"reaper_mode", cfg.Reaper.Effective().Mode)
 }
 
 func monotonicUsec() int64 {

@@ -7,8 +7,10 @@ import (
 
 // Modes for Config.Mode.
 const (
-	// ModeReset removes .wwebjs_auth and .wwebjs_cache entirely: every
-	// restart starts from no logins. It is the default.
+	// ModeReset removes .wwebjs_auth and .wwebjs_cache: every restart
+	// starts from no logins. The logins a crash left in .wwebjs_auth go
+	// to a quarantine first (UnlinkDir), for the daemon to unlink from
+	// WhatsApp before they are deleted. It is the default.
 	ModeReset = "reset"
 	// ModePreserve keeps .wwebjs_auth (the logins), removes .wwebjs_cache
 	// and the Singleton* locks of profiles whose browser is dead, so the

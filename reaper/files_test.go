@@ -75,15 +75,22 @@ func TestResetLayout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	want := []string{"./", ".wwebjs_other/", ".wwebjs_other/x = x", "wad.toml = wad.toml"}
+	// The whatsmeow store is quarantined for the daemon to unlink; the
+	// profile holds no login marker (a QR code at most) and goes.
+	q := quarantines(t, state)
+	if len(q) != 1 {
+		t.Fatalf("quarantines %q, want one", q)
+	}
+	qd := UnlinkDir + "/" + q[0] + "/"
+	want := []string{"./", ".wad-unlink/", qd, qd + "whatsmeow/", qd + "whatsmeow/whatsmeow.db = whatsmeow.db",
+		qd + "whatsmeow/whatsmeow.db-wal = whatsmeow.db-wal", ".wwebjs_other/", ".wwebjs_other/x = x", "wad.toml = wad.toml"}
 	if got := listing(t, state); !slices.Equal(got, want) {
 		t.Errorf("after reset:\n got %q\nwant %q", got, want)
 	}
-	// auth: 1 + session dir + Default + IndexedDB = 4 dirs, 4 files, 3 links; cache: 1 dir, 2 files.
-	wantBytes := int64(len("whatsmeow.db") + len("whatsmeow.db-wal") + len("Local State") + len("Cookies") +
-		2*len("2.3000.1012345.html"))
-	if sum.Removed != 14 || sum.Bytes != wantBytes {
-		t.Errorf("summary %+v: want 14 entries, %d bytes", sum, wantBytes)
+	// auth: 1 + session dir + Default + IndexedDB = 4 dirs, 2 files, 3 links; cache: 1 dir, 2 files.
+	wantBytes := int64(len("Local State") + len("Cookies") + 2*len("2.3000.1012345.html"))
+	if sum.Removed != 12 || sum.Bytes != wantBytes || sum.Quarantined != 1 {
+		t.Errorf("summary %+v: want 12 entries, %d bytes, 1 login quarantined", sum, wantBytes)
 	}
 	// A second reap finds nothing to do and succeeds.
 	sum, err = Run(context.Background(), Options{StateDir: state, Log: quiet()})

@@ -35,8 +35,9 @@ type Options struct {
 	// DryRun makes Run change nothing: it writes the plan to Out and
 	// returns a Summary of what it would do.
 	DryRun bool
-	// Log receives the start message, one line per process signalled and
-	// per tree removed, and the summary line. Nil means slog.Default().
+	// Log receives the start message, one line per process signalled, per
+	// login quarantined and per tree removed, and the summary line. Nil
+	// means slog.Default().
 	Log *slog.Logger
 	// Out receives the dry-run plan, one action per line. Nil discards it.
 	Out io.Writer
@@ -60,6 +61,10 @@ type Summary struct {
 	// StaleLocks is the number of profiles whose Singleton* files were
 	// removed (mode preserve).
 	StaleLocks int
+	// Quarantined is the number of logins moved to a quarantine for the
+	// daemon to unlink (mode reset): one per chromedp profile, and one
+	// for the whatsmeow store, whatever number of devices it holds.
+	Quarantined int
 	// Took is the wall time of the Run.
 	Took time.Duration
 }
@@ -70,12 +75,15 @@ func (s Summary) String() string {
 	if s.DryRun {
 		verb = "dry run, would have"
 	}
-	locks := ""
-	if s.Mode == ModePreserve {
-		locks = fmt.Sprintf(" (%d stale profile locks)", s.StaleLocks)
+	extra := ""
+	switch s.Mode {
+	case ModePreserve:
+		extra = fmt.Sprintf(" (%d stale profile locks)", s.StaleLocks)
+	case ModeReset:
+		extra = fmt.Sprintf(", %d logins quarantined to unlink", s.Quarantined)
 	}
 	return fmt.Sprintf("%s (mode %s): %d processes signalled, %d killed, %d entries removed%s, %s freed, took %s",
-		verb, s.Mode, s.Signalled, s.Killed, s.Removed, locks, formatBytes(s.Bytes), s.Took.Round(time.Millisecond))
+		verb, s.Mode, s.Signalled, s.Killed, s.Removed, extra, formatBytes(s.Bytes), s.Took.Round(time.Millisecond))
 }
 
 func formatBytes(n int64) string {
@@ -122,11 +130,11 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return s, err
 	}
-	r := &run{ctx: ctx, o: o, cfg: cfg, dir: dir, log: log, out: out, s: &s}
+	r := &run{ctx: ctx, o: o, cfg: cfg, dir: dir, uid: uid, log: log, out: out, s: &s, now: time.Now}
 	err = errors.Join(r.processes(), r.files())
 	s.Took = time.Since(begin)
 	log.Info(s.String(), "signalled", s.Signalled, "killed", s.Killed, "removed", s.Removed,
-		"bytes", s.Bytes, "took", s.Took, "dry_run", s.DryRun)
+		"bytes", s.Bytes, "quarantined", s.Quarantined, "took", s.Took, "dry_run", s.DryRun)
 	return s, err
 }
 
@@ -136,9 +144,11 @@ type run struct {
 	o   Options
 	cfg Config
 	dir string // resolved state directory
+	uid int    // the running (effective) uid
 	log *slog.Logger
 	out io.Writer
 	s   *Summary
+	now func() time.Time
 }
 
 // processes kills ours: SIGTERM to the browsers, a wait of up to
@@ -296,6 +306,30 @@ func underSignalled(h *chromeproc.Handle, byPid map[int]*chromeproc.Handle, sigt
 	return false
 }
 
+// remove removes the entry name of the state directory open as stateFd,
+// and everything below it (removeTree).
+func (r *run) remove(stateFd int, name string) error {
+	path := filepath.Join(r.dir, name)
+	var t tally
+	removeTree(stateFd, name, path, r.o.DryRun, &t)
+	r.removed(path, &t)
+	return t.err()
+}
+
+// removed counts and reports (logs, or in a dry run writes to the plan)
+// what a removal below path removed.
+func (r *run) removed(path string, t *tally) {
+	r.s.Removed += t.entries
+	r.s.Bytes += t.bytes
+	if t.entries > 0 {
+		if r.o.DryRun {
+			fmt.Fprintf(r.out, "would remove %s (%d entries, %s)\n", path, t.entries, formatBytes(t.bytes))
+		} else {
+			r.log.Info("Removed", "path", path, "entries", t.entries, "bytes", t.bytes)
+		}
+	}
+}
+
 // files removes what the mode says, relative to the state directory open
 // by descriptor so that nothing outside it can be reached.
 func (r *run) files() error {
@@ -305,29 +339,11 @@ func (r *run) files() error {
 	}
 	defer unix.Close(stateFd)
 	var errs []error
-	remove := func(name string) {
-		path := filepath.Join(r.dir, name)
-		var t tally
-		removeTree(stateFd, name, path, r.o.DryRun, &t)
-		r.s.Removed += t.entries
-		r.s.Bytes += t.bytes
-		if t.entries > 0 {
-			if r.o.DryRun {
-				fmt.Fprintf(r.out, "would remove %s (%d entries, %s)\n", path, t.entries, formatBytes(t.bytes))
-			} else {
-				r.log.Info("Removed", "path", path, "entries", t.entries, "bytes", t.bytes)
-			}
-		}
-		if err := t.err(); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	switch r.cfg.Mode {
 	case ModeReset:
-		remove(AuthDir)
-		remove(CacheDir)
+		errs = append(errs, r.resetAuth(stateFd), r.remove(stateFd, CacheDir))
 	case ModePreserve:
-		remove(CacheDir)
+		errs = append(errs, r.remove(stateFd, CacheDir))
 		host, err := os.Hostname()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("hostname for profile locks: %w", err))

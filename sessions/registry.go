@@ -44,6 +44,12 @@ type Config struct {
 	// RestoreConcurrency bounds the starts Restore runs at once; zero
 	// means DefaultRestoreConcurrency.
 	RestoreConcurrency int
+	// UnlinkOnClose makes Close log every session out (unlink it
+	// upstream and delete its login) instead of stopping it. The daemon
+	// sets it in reaper mode reset, where the next start would delete
+	// the logins anyway: logged out first, they leave no dead device in
+	// the phone's Linked devices.
+	UnlinkOnClose bool
 	// Log is the daemon's logger.
 	Log *slog.Logger
 }
@@ -166,6 +172,15 @@ func (r *Registry) Backends() []string { return slices.Clone(r.names) }
 func (r *Registry) SetMaxSessions(n int) {
 	r.mu.Lock()
 	r.cfg.MaxSessions = n
+	r.mu.Unlock()
+}
+
+// SetUnlinkOnClose changes Config.UnlinkOnClose (config reload: it
+// follows the reaper mode the next start will run with). It has no effect
+// once Close has begun.
+func (r *Registry) SetUnlinkOnClose(on bool) {
+	r.mu.Lock()
+	r.cfg.UnlinkOnClose = on
 	r.mu.Unlock()
 }
 
@@ -573,24 +588,39 @@ func (r *Registry) Logout(ctx context.Context, client string) (ctl.Session, erro
 		return ctl.Session{}, err
 	}
 	return r.finish(ctx, e, opLogout, ctl.MethodLogout, func(octx context.Context) error {
-		if err := e.sess.Logout(octx); err != nil {
-			return err
-		}
-		if e.st.Get().State != ctl.StateLoggedOut {
-			e.st.Set(ctl.StateLoggedOut, ctl.ReasonLogoutRequested, "")
-		}
-		r.mu.Lock()
-		if r.entries[e.client] == e {
-			delete(r.entries, e.client)
-		}
-		r.dropSlotLocked(e)
-		r.mu.Unlock()
-		e.mu.Lock()
-		e.removed = true
-		e.mu.Unlock()
-		r.log.Info("session logged out and removed", "client", e.client)
-		return nil
+		return r.logout(octx, e, ctl.ReasonLogoutRequested)
 	})
+}
+
+// logout logs e's backend session out, records the logged_out state and
+// removes e from the registry. reason is the state's reason when the
+// logout ended a session that was not logged out already: the backend
+// reports ctl.ReasonLogoutRequested, which reason replaces (shutdown),
+// keeping the backend's message.
+func (r *Registry) logout(ctx context.Context, e *entry, reason string) error {
+	was := e.st.Get().State
+	if err := e.sess.Logout(ctx); err != nil {
+		return err
+	}
+	e.st.Update(func(s *ctl.Session) {
+		switch {
+		case s.State != ctl.StateLoggedOut:
+			s.State, s.Reason, s.Message = ctl.StateLoggedOut, reason, ""
+		case was != ctl.StateLoggedOut && s.Reason == ctl.ReasonLogoutRequested:
+			s.Reason = reason
+		}
+	})
+	r.mu.Lock()
+	if r.entries[e.client] == e {
+		delete(r.entries, e.client)
+	}
+	r.dropSlotLocked(e)
+	r.mu.Unlock()
+	e.mu.Lock()
+	e.removed = true
+	e.mu.Unlock()
+	r.log.Info("session logged out and removed", "client", e.client, "reason", reason)
+	return nil
 }
 
 // finish runs a stop or logout of e: it cancels a start in flight and
@@ -707,10 +737,14 @@ func (r *Registry) Send(ctx context.Context, client, to, text string) (ctl.SendR
 }
 
 // Close refuses new logins and operations, cancels starts in flight and
-// stops every session in parallel (state stopped, reason shutdown),
-// waits for operations in flight, then closes the backends; all bounded
-// by ctx. When ctx ends first, the backends stay open (a session may
-// still use them) and the error names what did not finish.
+// ends every session in parallel, waits for operations in flight, then
+// closes the backends; all bounded by ctx. Ending a session is a stop
+// (state stopped, reason shutdown), or with Config.UnlinkOnClose a logout
+// (the backend unlinks it upstream and deletes its login; state
+// logged_out, reason shutdown; the entry is removed), each through the
+// same one-operation-per-session machinery as Stop and Logout. When ctx
+// ends first, the backends stay open (a session may still use them) and
+// the error names what did not finish.
 func (r *Registry) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -718,8 +752,16 @@ func (r *Registry) Close(ctx context.Context) error {
 		return nil
 	}
 	r.closed = true
+	unlink := r.cfg.UnlinkOnClose
 	r.mu.Unlock()
 	es := r.snapshot()
+	kind, verb := opStop, "stopping"
+	if unlink {
+		kind, verb = opLogout, "logging out"
+		if len(es) > 0 {
+			r.log.Info("logging every session out before closing", "sessions", len(es))
+		}
+	}
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -727,16 +769,19 @@ func (r *Registry) Close(ctx context.Context) error {
 	)
 	for _, e := range es {
 		wg.Go(func() {
-			_, err := r.finish(ctx, e, opStop, "shutdown", func(octx context.Context) error {
+			_, err := r.finish(ctx, e, kind, "shutdown", func(octx context.Context) error {
 				octx, cancel := context.WithCancel(octx)
 				defer cancel()
 				stop := context.AfterFunc(ctx, cancel)
 				defer stop()
+				if kind == opLogout {
+					return r.logout(octx, e, ctl.ReasonShutdown)
+				}
 				return r.stop(octx, e, ctl.ReasonShutdown)
 			})
 			if err != nil && !errors.Is(err, ctl.ErrNotFound) {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("stopping %s: %w", e.client, err))
+				errs = append(errs, fmt.Errorf("%s %s: %w", verb, e.client, err))
 				mu.Unlock()
 			}
 		})

@@ -260,3 +260,90 @@ func TestCloseStopsEverySessionAndRefusesLogins(t *testing.T) {
 		t.Fatalf("login after Close: %v", err)
 	}
 }
+
+// Prevents: a shutdown in reaper mode reset leaving a dead linked device
+// on the phone for every session (the next start deletes the logins), or
+// one in preserve mode logging everybody out. With UnlinkOnClose, Close
+// logs out every session (running, stopped, or with a start in flight),
+// never stops it; without, it stops every one and logs none out.
+func TestCloseLogsOutWithUnlinkOnCloseAndStopsWithout(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		cfg, setLater bool
+		wantLoggedOut bool
+	}{
+		{"unlink on close", true, true, true},
+		{"unlink set by a reload", false, true, true},
+		{"stop on close", false, false, false},
+		{"stop after a reload turned unlink off", true, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			wm := &sessiontest.Backend{Connect: true}
+			cd := &sessiontest.Backend{BackendName: "chromedp", StartGate: make(chan struct{})}
+			r := sessions.New(sessions.Config{DefaultBackend: wm.Name(), UnlinkOnClose: c.cfg}, wm, cd)
+			r.SetUnlinkOnClose(c.setLater)
+			ctx := context.Background()
+			clients := []string{"c0", "c1", "c2", "idle"}
+			for _, client := range clients {
+				if st, err := r.Login(ctx, client, sessions.LoginOptions{}); err != nil || st.State != ctl.StateConnected {
+					t.Fatalf("login %s: %+v, %v", client, st, err)
+				}
+			}
+			if _, err := r.Stop(ctx, "idle"); err != nil {
+				t.Fatal(err)
+			}
+			starting := make(chan error, 1)
+			go func() {
+				_, err := r.Login(ctx, "starting", sessions.LoginOptions{Backend: cd.Name()})
+				starting <- err
+			}()
+			waitFor(t, "the start to reach the backend", func() bool { return cd.Starts.Load() == 1 })
+			stops, logouts := wm.Stops.Load(), wm.Logouts.Load()
+
+			if err := r.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-starting; codeOf(err) != ctl.CodeSessionNotReady || !strings.Contains(err.Error(), "shutdown") {
+				t.Errorf("login in flight at Close: %v, want -32002 naming the shutdown", err)
+			}
+			gotStops, gotLogouts := wm.Stops.Load()-stops+cd.Stops.Load(), wm.Logouts.Load()-logouts+cd.Logouts.Load()
+			if c.wantLoggedOut {
+				if gotLogouts != 5 || gotStops != 0 {
+					t.Errorf("Close made %d logouts and %d stops, want 5 logouts and no stop", gotLogouts, gotStops)
+				}
+				if list := r.List(); len(list) != 0 {
+					t.Errorf("sessions left after Close: %+v", list)
+				}
+			} else {
+				if gotStops != 5 || gotLogouts != 0 {
+					t.Errorf("Close made %d stops and %d logouts, want 5 stops and no logout", gotStops, gotLogouts)
+				}
+				if list := r.List(); len(list) != 5 {
+					t.Errorf("sessions after Close: %+v, want all 5 kept", list)
+				}
+			}
+			for _, s := range []*sessiontest.Session{wm.Session("c0"), wm.Session("c1"), wm.Session("c2"), wm.Session("idle"), cd.Session("starting")} {
+				st := s.St.Get()
+				want := ctl.StateStopped
+				if c.wantLoggedOut {
+					want = ctl.StateLoggedOut
+				}
+				if st.State != want || (s.Client() != "idle" && st.Reason != ctl.ReasonShutdown) {
+					t.Errorf("%s after Close: %s/%s, want %s/%s", s.Client(), st.State, st.Reason, want, ctl.ReasonShutdown)
+				}
+			}
+			if n := wm.Overlaps.Load() + cd.Overlaps.Load(); n != 0 {
+				t.Errorf("%d overlapping lifecycle calls", n)
+			}
+		})
+	}
+}
+
+func codeOf(err error) int {
+	var ce *ctl.Error
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}

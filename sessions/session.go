@@ -33,7 +33,9 @@ type Session interface {
 	Stop(ctx context.Context) error
 	// Logout unlinks the device upstream (when connected), deletes its
 	// stored login, releases every resource and ends in state
-	// logged_out. It fails only when the login could not be deleted.
+	// logged_out. It fails only when the login could not be deleted, or
+	// when ctx ended before the unlink and the backend kept the login
+	// rather than leave a device linked that it no longer knows.
 	Logout(ctx context.Context) error
 	// Do performs one operation on a connected session and returns its
 	// result (the type each Op documents). The registry checks that the

@@ -17,8 +17,8 @@ import (
 // Name is the backend's name in config and on the wire.
 const Name = "chromedp"
 
-// Backend creates chromedp sessions. It implements sessions.Backend and
-// sessions.Restorer.
+// Backend creates chromedp sessions. It implements sessions.Backend,
+// sessions.Restorer and sessions.Unlinker.
 type Backend struct {
 	cfg      Config
 	stateDir string
@@ -34,6 +34,7 @@ type Backend struct {
 var (
 	_ sessions.Backend  = (*Backend)(nil)
 	_ sessions.Restorer = (*Backend)(nil)
+	_ sessions.Unlinker = (*Backend)(nil)
 )
 
 // New returns a backend that keeps its profiles under stateDir. It starts

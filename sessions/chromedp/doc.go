@@ -8,5 +8,7 @@
 // that follows the page protocol whatsapp-web.js uses (auth state from
 // WAWebSocketModel, QR codes from WAWebConnModel, sending through
 // WAWebSendMsgChatAction), and turns crashes of the browser or the page
-// into a failed session within two seconds.
+// into a failed session within two seconds. Logging out, of a running
+// session or of a login a crash left behind (UnlinkLeftovers), is
+// WhatsApp Web's own in-page logout, which unlinks the device.
 package chromedp

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -20,15 +21,19 @@ import (
 	"github.com/wad-project/wad/sessions"
 )
 
-// fakeWA serves testdata's fake WhatsApp Web on loopback and plays the
-// phone: it "scans" QR codes, unlinks devices, delivers incoming messages,
-// and records what the page sent.
+// fakeWA serves testdata's fake WhatsApp Web on loopback and plays
+// WhatsApp's servers and the phone: it "scans" QR codes, keeps the
+// phone's list of linked devices (a device is linked once its page paired
+// and until the page logs out or the phone unlinks it), delivers incoming
+// messages, and records what the page sent.
 type fakeWA struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
 	scanned  map[string]bool
 	unlinked map[string]bool
+	linked   map[string]bool // the phone's "Linked devices"
+	logouts  map[string]int  // in-page logouts, per device
 	incoming map[string][]map[string]string
 	sent     []sentMsg
 	events   map[string][]string
@@ -43,6 +48,8 @@ func newFakeWA(t testing.TB) *fakeWA {
 	f := &fakeWA{
 		scanned:  map[string]bool{},
 		unlinked: map[string]bool{},
+		linked:   map[string]bool{},
+		logouts:  map[string]int{},
 		incoming: map[string][]map[string]string{},
 		events:   map[string][]string{},
 	}
@@ -66,6 +73,34 @@ func newFakeWA(t testing.TB) *fakeWA {
 		delete(f.incoming, d)
 		f.mu.Unlock()
 		json.NewEncoder(w).Encode(resp)
+	})
+	device := func(w http.ResponseWriter, r *http.Request) (string, bool) {
+		var m struct{ Device string }
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil || m.Device == "" {
+			http.Error(w, fmt.Sprintf("no device: %v", err), 400)
+			return "", false
+		}
+		return m.Device, true
+	}
+	mux.HandleFunc("POST /api/paired", func(w http.ResponseWriter, r *http.Request) {
+		d, ok := device(w, r)
+		if !ok {
+			return
+		}
+		f.mu.Lock()
+		f.linked[d] = true
+		f.mu.Unlock()
+	})
+	mux.HandleFunc("POST /api/logout", func(w http.ResponseWriter, r *http.Request) {
+		d, ok := device(w, r)
+		if !ok {
+			return
+		}
+		f.mu.Lock()
+		f.logouts[d]++
+		delete(f.linked, d)
+		delete(f.scanned, d) // a new login needs a new scan
+		f.mu.Unlock()
 	})
 	mux.HandleFunc("/api/sent", func(w http.ResponseWriter, r *http.Request) {
 		var m struct{ Device, To, From, Body, ID string }
@@ -109,13 +144,38 @@ func (f *fakeWA) url(variant string) string {
 func (f *fakeWA) scan(device string) {
 	f.mu.Lock()
 	f.scanned[device] = true
+	delete(f.unlinked, device)
 	f.mu.Unlock()
 }
 
+// unlink removes the device on the phone.
 func (f *fakeWA) unlink(device string) {
 	f.mu.Lock()
 	f.unlinked[device] = true
+	delete(f.linked, device)
+	delete(f.scanned, device)
 	f.mu.Unlock()
+}
+
+// linkedDevices returns the devices on the phone's "Linked devices" list,
+// sorted: paired, and neither logged out in the page nor unlinked on the
+// phone.
+func (f *fakeWA) linkedDevices() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for d := range f.linked {
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// loggedOut returns how often device's page logged out.
+func (f *fakeWA) loggedOut(device string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logouts[device]
 }
 
 func (f *fakeWA) deliver(device, from, body string) {

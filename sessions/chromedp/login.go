@@ -39,3 +39,9 @@ func (s *Session) clearLogin() {
 		s.log.Warn("removing the login marker from the profile failed", "err", err)
 	}
 }
+
+// hasLogin reports whether the profile holds the login marker.
+func (s *Session) hasLogin() bool {
+	fi, err := os.Lstat(filepath.Join(s.profile, LoginMarker))
+	return err == nil && fi.Mode().IsRegular()
+}

@@ -134,22 +134,51 @@ func (s *Session) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Logout logs out inside WhatsApp Web when the session is connected
-// (which unlinks the device), waits for the page's post_logout
-// navigation, closes the browser and deletes the profile. It ends in
-// logged_out. A profile locked by another process is not deleted: that is
-// an error naming the holder.
+// Logout logs out inside WhatsApp Web (which unlinks the device), waits
+// for the page's post_logout navigation, closes the browser and deletes
+// the profile. It ends in logged_out. A session that is connected logs
+// out in its page; one whose browser is not running (stopped, or failed)
+// but whose profile still holds a login is opened once more, as
+// UnlinkLeftovers opens a profile, to log it out. When WhatsApp Web could
+// not be told, the profile is deleted anyway and the state's message says
+// to remove the device on the phone; but when ctx ends first (the
+// shutdown timeout), the browser is closed and the login kept, with an
+// error: the reaper quarantines it and the next start unlinks it. A
+// profile locked by another process is not deleted: that is an error
+// naming the holder.
 func (s *Session) Logout(ctx context.Context) error {
-	if r := s.current(); r != nil && !r.isTorn() && s.st.Get().State == ctl.StateConnected {
+	note := ""
+	notTold := func(err error) error {
+		if ctx.Err() != nil {
+			s.endRun(teardownOpts{graceful: true})
+			s.log.Warn("logout cut short; keeping the login", "err", err)
+			return ctl.Errorf(ctl.CodeTimeout, "the logout of %s did not finish (%v); its login is kept", s.env.Client, ctx.Err())
+		}
+		s.log.Warn("in-page logout did not complete; deleting the profile anyway", "err", err)
+		note = "WhatsApp could not be told (" + err.Error() + "); remove the device on the phone under Linked devices"
+		return nil
+	}
+	r := s.current()
+	switch {
+	case r != nil && !r.isTorn() && s.st.Get().State == ctl.StateConnected:
 		if err := r.pageLogout(ctx); err != nil {
-			s.log.Warn("in-page logout did not complete; deleting the profile anyway", "err", err)
+			if err := notTold(err); err != nil {
+				return err
+			}
+		}
+	case (r == nil || r.isTorn()) && s.hasLogin():
+		s.endRun(teardownOpts{}) // a crashed run's teardown may still be going
+		if _, err := s.b.unlinkProfile(ctx, s.log, s.env.Client, s.profile, "the stored login"); err != nil {
+			if err := notTold(err); err != nil {
+				return err
+			}
 		}
 	}
 	s.endRun(teardownOpts{})
 	if err := s.deleteProfile(); err != nil {
 		return err
 	}
-	s.st.Set(ctl.StateLoggedOut, ctl.ReasonLogoutRequested, "")
+	s.st.Set(ctl.StateLoggedOut, ctl.ReasonLogoutRequested, note)
 	return nil
 }
 

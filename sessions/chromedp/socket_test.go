@@ -89,4 +89,9 @@ func TestOverTheSocket(t *testing.T) {
 	if left := chromedp.ProfileProcesses(chromedp.ProfileDir(dir, "sock")); len(left) > 0 {
 		t.Errorf("browser processes left after daemon shutdown: %v", left)
 	}
+	// In reaper mode reset (the default) the shutdown logged the session
+	// out: the phone lists no device of it.
+	if got := f.LinkedDevices(); len(got) != 0 {
+		t.Errorf("linked devices after a shutdown in reset mode: %q, want none", got)
+	}
 }

@@ -10,6 +10,9 @@ package sessiontest
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +45,13 @@ type Backend struct {
 	// Unsupported lists the operations (method names) the backend
 	// refuses; it supports every other.
 	Unsupported []string
+	// UnlinkKeep lists entries of a quarantine that UnlinkLeftovers
+	// cannot unlink yet: it leaves them in place and fails.
+	UnlinkKeep []string
+	// UnlinkGate, if set, holds every UnlinkLeftovers until it is closed
+	// (or its context ends); UnlinkCalls counts the calls.
+	UnlinkGate  chan struct{}
+	UnlinkCalls atomic.Int64
 
 	Creations     atomic.Int64
 	Starts        atomic.Int64
@@ -59,7 +69,10 @@ type Backend struct {
 
 	mu       sync.Mutex
 	sessions []*Session
+	unlinked []string // entries UnlinkLeftovers unlinked, as dir/name
 }
+
+var _ sessions.Unlinker = (*Backend)(nil)
 
 func (b *Backend) Name() string {
 	if b.BackendName == "" {
@@ -72,6 +85,51 @@ func (b *Backend) Close() error { return nil }
 
 // Stored returns StoredClients.
 func (b *Backend) Stored(context.Context) ([]string, error) { return b.StoredClients, nil }
+
+// UnlinkLeftovers plays a backend unlinking the logins a crashed daemon
+// left in dir: every entry of dir, except those named in UnlinkKeep, is
+// recorded as unlinked (see Unlinked) and removed, after UnlinkGate.
+// Entries in UnlinkKeep stay, and the call fails naming them.
+func (b *Backend) UnlinkLeftovers(ctx context.Context, dir string) (int, error) {
+	b.UnlinkCalls.Add(1)
+	if err := gate(ctx, b.UnlinkGate); err != nil {
+		return 0, err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var kept []string
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		if slices.Contains(b.UnlinkKeep, e.Name()) {
+			kept = append(kept, e.Name())
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return n, err
+		}
+		b.mu.Lock()
+		b.unlinked = append(b.unlinked, filepath.Join(filepath.Base(filepath.Dir(dir)), e.Name()))
+		b.mu.Unlock()
+		n++
+	}
+	if len(kept) > 0 {
+		return n, fmt.Errorf("cannot unlink %v yet", kept)
+	}
+	return n, nil
+}
+
+// Unlinked returns what UnlinkLeftovers unlinked, each as the quarantine's
+// name and the entry's ("<stamp>/<entry>"), in order.
+func (b *Backend) Unlinked() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.unlinked)
+}
 
 // Supports reports whether method is not in Unsupported.
 func (b *Backend) Supports(method string) bool {

@@ -1,9 +1,16 @@
 // A fake WhatsApp Web for wad's chromedp tests. It implements the modules
 // wad's agent uses, under the names the real page gives them, and talks to
-// the test's HTTP server on the same (loopback) origin:
+// the test's HTTP server on the same (loopback) origin, which plays
+// WhatsApp's servers and the phone:
 //   GET  /api/poll?device=D  -> {scanned, unlinked, incoming:[{from, body}]}
+//   POST /api/paired         <- {device}  the phone's scan completed: linked
+//   POST /api/logout         <- {device}  Socket.logout: unlinked upstream
 //   POST /api/sent           <- {device, to, body, id}
 //   POST /api/event          <- {device, event}
+// As in WhatsApp Web, the login lives in the profile (localStorage) and a
+// device stays in the phone's "Linked devices" until the page logs out
+// (Socket.logout, what whatsapp-web.js's logout calls) or the phone
+// unlinks it; a profile that is simply deleted stays linked.
 // Variants (?variant=...): hang (never boots), reload (reloads once while
 // the agent injects), missing-<Module> (that module is absent), slow
 // (boots after 1.5 s), cold (the Store functions exist but throw when
@@ -162,8 +169,14 @@
 		};
 	}
 
+	// Logging out tells the server first (the device leaves the phone's
+	// list), then forgets the login locally and navigates to post_logout.
 	Socket.logout = async () => {
 		Cmd.trigger('logout');
+		const res = await post('/api/logout', {});
+		if (!res.ok) {
+			throw new Error('logout refused: ' + res.status);
+		}
 		await report('logout');
 		localStorage.removeItem('fakeLoggedIn');
 		setTimeout(() => { location.href = '/?post_logout=1'; }, 50);
@@ -221,6 +234,10 @@
 				if (p.scanned && !loggedIn() && Socket.state === 'UNPAIRED') {
 					clearInterval(refTimer);
 					Socket.set('state', 'PAIRING');
+					const res = await post('/api/paired', {});
+					if (!res.ok) {
+						throw new Error('pairing refused: ' + res.status);
+					}
 					localStorage.setItem('fakeLoggedIn', '1');
 					setTimeout(connect, 100);
 				}
