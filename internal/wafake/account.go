@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
@@ -33,6 +34,10 @@ type Account struct {
 	nextDevice uint16
 	keyIndex   uint32
 	failLogin  *Failure
+
+	// ph is the phone in conversations: its Signal state and what it
+	// received (message.go); its own mutexes guard it.
+	ph phone
 }
 
 // Companion is a device linked to an account: what it registered when
@@ -59,6 +64,12 @@ type Companion struct {
 	preKeys []PreKey // uploaded, unused one-time prekeys
 	conn    *conn    // the logged-in connection, if any
 	logins  int
+	active  *conn     // conn, once it went active (message.go)
+	outbox  []outItem // stanzas held until acknowledged (message.go)
+	acks    []Ack     // acks the device sent (message.go)
+
+	// sendMu keeps deliveries to the device in order (message.go).
+	sendMu sync.Mutex
 }
 
 // PreKey is a Signal prekey as uploaded: id, public key and, for a signed

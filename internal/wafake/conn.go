@@ -21,8 +21,10 @@ import (
 // handshakeTimeout bounds each step of the Noise handshake.
 const handshakeTimeout = 20 * time.Second
 
-// iqTimeout bounds the fake's wait for a client's answer to its own iq.
-const iqTimeout = 20 * time.Second
+// iqTimeout bounds the fake's wait for a client's answer to its own iq
+// (a device answers pair-success after saving itself, which a loaded
+// test machine's SQLite can take long for).
+const iqTimeout = 60 * time.Second
 
 // conn is one client websocket: the handshake, then binary nodes in
 // Noise transport frames.
@@ -262,18 +264,26 @@ func (c *conn) streamError(code string, children ...waBinary.Node) {
 	c.closeSoon()
 }
 
-// closeSoon closes the websocket after giving the client a moment to
-// read what was sent last, as a server that ends a stream does.
+// closeSoon closes the websocket if the client has not closed it within
+// closeGrace. WhatsApp closes right after a stream:error or failure; the
+// fake lets the client go first, because whatsmeow does on these, and a
+// server close crossing whatsmeow's own can race its FrameSocket.closed
+// flag (read without its lock in readPump), which the race detector
+// would report in the test that happens to see it.
 func (c *conn) closeSoon() {
 	go func() {
 		select {
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(closeGrace):
 		case <-c.ctx.Done():
+			return
 		}
 		c.ws.Close(websocket.StatusNormalClosure, "")
 		c.cancel()
 	}()
 }
+
+// closeGrace is how long closeSoon waits for the client to close.
+const closeGrace = 10 * time.Second
 
 // handle dispatches one node from the client.
 func (c *conn) handle(n *waBinary.Node) {

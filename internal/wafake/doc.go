@@ -15,12 +15,62 @@
 // a Signal identity that signs its companions, and the fake counts the
 // companions linked to it, as the phone's "Linked devices" list does.
 //
-// Nothing in it reaches the network: Server.Dial and Server.HTTPClient
-// connect only to the fake's own listener and refuse (and record) every
-// other address.
+// Phone-code pairing (whatsmeow's PairPhone, paircode.go) runs as well:
+// an unpaired device asks for a code for an account's number
+// (link_code_companion_reg, stage companion_hello; a number without an
+// account gets 400 bad-request), Account.EnterCode is the phone's user
+// typing that code, and the fake runs the phone's half: the code-wrapped
+// ephemeral keys (PBKDF2, AES-CTR), the primary_hello notification, the
+// device's AES-GCM key bundle in companion_finish and the ADV secret
+// derived from it, then the same pair-success exchange as a QR scan. A
+// wrong code shows only when the bundle fails to open; it links nothing
+// and uses the request up.
 //
-// Extending it: a new protocol area (phone-code pairing, messages,
-// media, groups) goes in a file of its own that registers handlers in
+// The fake also holds the other side of 1:1 conversations (message.go,
+// signal.go, usync.go). Each account's phone is a full Signal device in
+// memory (libsignal stores; the account's Identity is its identity key,
+// with a registration id, a signed prekey and one-time prekeys the
+// server hands out). The server answers what a device asks before it
+// sends: usync device lists (the phone and the linked companions with
+// their key indexes; lid and contact too) and prekey bundles (the
+// phone's, or what a companion uploaded, consuming a one-time prekey).
+// A <message> a device sends is acked to it (id, t, phash of the device
+// lists) and each <to>'s <enc> goes where it is addressed: a phone
+// decrypts it (pkmsg or msg), strips WhatsApp's padding, parses the
+// protobuf and records it (Account.Received, WaitMessage; the sender's
+// own phone records the DeviceSentMessage copy), then sends the sender a
+// delivery receipt; another companion gets it relayed as a <message>
+// from the sending device, with sender_lid or sender_pn (recipient for
+// the sender's own devices) and the device-identity of a pkmsg.
+// Account.SendText and SendMessage are the phone writing: it encrypts
+// for the recipient's phone and companions and, as a DeviceSentMessage,
+// for its own companions (pkmsg until a device has answered, msg after;
+// Account.Sent shows which). Account.MarkRead sends read receipts.
+// Receipts a device sends are acked and passed on (to a user: its phone
+// and all its companions); the phone records those for it
+// (Account.Receipts, WaitReceipt), and Server.Acks lists a device's
+// acks. What the server sends a device it holds until the device
+// acknowledges it: an offline device gets it when it next goes active,
+// followed by <ib><offline count=N/></ib> (Server.Queued). Not done
+// yet: group and broadcast messages (sender keys; a message to a group
+// is acked with error 501), answering retry receipts (the phone records
+// them, and a message it cannot decrypt, with Message.Err, but sends
+// none and re-sends nothing), read-self receipts to the reader's own
+// companions, and the signed key-index-list in device lists, which
+// whatsmeow does not read.
+//
+// Nothing in it reaches the network: Server.Dial and Server.HTTPClient
+// (and HTTPClientFor, for a fake in another process) connect only to the
+// fake's own loopback listener and refuse (and record) every other
+// address.
+//
+// For benchmarks the fake can run in a child process (remote.go:
+// ServeRemote, StartRemote), so that its memory is not counted as the
+// measured daemon's; the two processes share the Noise root key
+// (RootKey, UseRoot) and talk a small line protocol.
+//
+// Extending it: a new protocol area (media upload and download, groups,
+// presence, app state) goes in a file of its own that registers handlers in
 // the tables in iq.go (preLoginIQs, loggedInIQs by "xmlns type
 // first-child", stanzas by tag) and adds methods on Account for what the
 // phone or a contact does. Write what the real server does, from
@@ -34,6 +84,21 @@
 // children and attributes, ADV prefixes and HMAC); connectionevents.go
 // (stream:error codes, failure reasons, what follows success); prekeys.go
 // (count and upload nodes); keepalive.go; client.go Logout
-// (remove-companion-device); and for the other areas the files their own
-// doc comments name. Run the wafake and sessions/whatsmeow tests.
+// (remove-companion-device); pair-code.go (the companion_hello and
+// companion_finish nodes, the code alphabet, PBKDF2 rounds, salt/iv/nonce
+// layouts, HKDF info strings, the key bundle's field order, the ADV
+// secret's inputs) and notification.go (the link_code_companion_reg
+// notification's type and what is read from it); for conversations
+// send.go (SendMessage and the ack it reads, sendDM, prepareMessageNode,
+// encryptMessageForDevices, marshalMessage's DeviceSentMessage,
+// getTypeFromMessage), user.go (usync, GetUserDevices, parseDeviceList,
+// GetUserInfo, IsOnWhatsApp), prekeys.go (fetchPreKeys,
+// nodeToPreKeyBundle), message.go (parseMessageSource, parseMessageInfo,
+// decryptMessages' choice of the sender's Signal address,
+// padMessage/unpadMessage), receipt.go (parseReceipt,
+// sendMessageReceipt, MarkRead, sendAck), retry.go (what a retry
+// receipt carries), connectionevents.go handleIB and
+// store/signal.go's serializer; and for the other
+// areas the files their own doc comments name. Run the wafake and
+// sessions/whatsmeow tests.
 package wafake

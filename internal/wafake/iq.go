@@ -31,7 +31,7 @@ func (c *conn) handleIQ(n *waBinary.Node) {
 	case xmlns == "w:p":
 		c.result(n)
 	case xmlns == "passive":
-		c.result(n)
+		c.setPassive(n) // message.go: going active delivers what was held
 	case xmlns == "encrypt" && typ == "get" && hasChild(n, "count"):
 		c.s.mu.Lock()
 		count := len(c.dev.preKeys)

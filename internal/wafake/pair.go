@@ -113,6 +113,27 @@ func (a *Account) Scan(code string) (types.JID, error) {
 	return a.link(c, q.Identity, q.ADVSecret, "android")
 }
 
+// ScanForged is a scan whose pair-success is HMACed with another secret
+// than the QR's, as a corrupted or forged pairing would be: the device
+// must refuse it (whatsmeow answers 401 hmac-mismatch). It returns the
+// device's refusal as an error, or nil if the device accepted.
+func (a *Account) ScanForged(code string) error {
+	q, err := ParseQR(code)
+	if err != nil {
+		return err
+	}
+	a.s.mu.Lock()
+	c := a.s.pending[q.Ref]
+	a.s.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("wafake: QR ref %q is not offered by any connection", q.Ref)
+	}
+	wrong := make([]byte, len(q.ADVSecret))
+	rand.Read(wrong)
+	_, err = a.link(c, q.Identity, wrong, "android")
+	return err
+}
+
 // link pairs the unpaired connection c to the account: the exchange that
 // follows a QR scan or an entered pairing code.
 func (a *Account) link(c *conn, identity [32]byte, advSecret []byte, platform string) (types.JID, error) {
@@ -289,4 +310,20 @@ func randUint32() uint32 {
 	var b [4]byte
 	rand.Read(b[:])
 	return binary.BigEndian.Uint32(b[:])
+}
+
+// DropUnpaired closes every connection that is waiting to be paired
+// without a word, as a network failure during the QR phase does.
+// It returns how many it closed.
+func (s *Server) DropUnpaired() int {
+	s.mu.Lock()
+	seen := map[*conn]bool{}
+	for _, c := range s.pending {
+		seen[c] = true
+	}
+	s.mu.Unlock()
+	for c := range seen {
+		c.closeNow()
+	}
+	return len(seen)
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -30,11 +31,25 @@ import (
 // is wss://web.whatsapp.com/ws/chat.
 const Host = "web.whatsapp.com"
 
-// root is the process's stand-in for WhatsApp's Noise root key, whose
+// rootKey is the process's stand-in for WhatsApp's Noise root key, whose
 // public half whatsmeow pins in WACertPubKey. One per process, so that
 // every Server's certificate chain verifies under one installed key and
-// tests using different Servers can run in parallel.
-var root = sync.OnceValue(func() *keys.KeyPair { return keys.NewKeyPair() })
+// tests using different Servers can run in parallel. A remote fake
+// (remote.go) takes its parent's with UseRoot. Guarded by rootMu.
+var (
+	rootMu  sync.Mutex
+	rootKey *keys.KeyPair
+)
+
+// root returns the process's Noise root key, made on first use.
+func root() *keys.KeyPair {
+	rootMu.Lock()
+	defer rootMu.Unlock()
+	if rootKey == nil {
+		rootKey = keys.NewKeyPair()
+	}
+	return rootKey
+}
 
 var installOnce sync.Once
 
@@ -65,6 +80,7 @@ type Server struct {
 	ln     net.Listener
 	hs     *http.Server
 	roots  *x509.CertPool
+	caPEM  []byte // the test CA's certificate, PEM
 	static *keys.KeyPair
 	chain  []byte // marshalled waCert.CertChain for static
 
@@ -76,6 +92,11 @@ type Server struct {
 	refused  []string            // dial targets refused
 	closed   bool
 	wg       sync.WaitGroup
+
+	// Phone-code pairings waiting for the phone (paircode.go): by
+	// pairing ref, and each phone number's newest. Guarded by mu.
+	codes      map[string]*codePairing
+	phoneCodes map[string]*codePairing
 }
 
 // New starts a Server on 127.0.0.1 with a fresh TLS CA and Noise key.
@@ -90,6 +111,9 @@ func New(opts Options) (*Server, error) {
 		lids:     map[string]*Account{},
 		pending:  map[string]*conn{},
 		conns:    map[*conn]struct{}{},
+
+		codes:      map[string]*codePairing{},
+		phoneCodes: map[string]*codePairing{},
 	}
 	var err error
 	if s.chain, err = certChain(s.static); err != nil {
@@ -100,6 +124,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.roots = pool
+	s.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[len(cert.Certificate)-1]})
 	if s.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return nil, err
 	}
@@ -165,12 +190,19 @@ func (s *Server) Refused() []string {
 // HTTPClient returns a client that reaches only the fake: Dial as its
 // dialer, no proxy, and the fake's test CA as the only trusted root. Give
 // it to whatsmeow's SetPreLoginHTTPClient, SetWebsocketHTTPClient and
-// SetMediaHTTPClient.
-func (s *Server) HTTPClient() *http.Client {
+// SetMediaHTTPClient. (A fake in another process: HTTPClientFor.)
+func (s *Server) HTTPClient() *http.Client { return httpClient(s.Dial, s.roots) }
+
+// CAPEM returns the certificate of the fake's throwaway TLS CA, PEM
+// encoded: what HTTPClientFor trusts in another process.
+func (s *Server) CAPEM() []byte { return append([]byte(nil), s.caPEM...) }
+
+// httpClient is an HTTP client that dials with dial and trusts roots only.
+func httpClient(dial func(ctx context.Context, network, addr string) (net.Conn, error), roots *x509.CertPool) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
-		DialContext:         s.Dial,
-		TLSClientConfig:     &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12},
+		DialContext:         dial,
+		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2:   false,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}}
