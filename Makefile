@@ -55,7 +55,7 @@ test: deps lint unit fuzz e2e ## everything: deps, gofmt, vet, race tests, fuzzi
 
 .PHONY: bench
 bench: ## benchmarks (performance targets live here, not in tests)
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
 
 .PHONY: clean
 clean: ## remove build output

@@ -2,6 +2,7 @@ package ctl_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,15 +24,7 @@ func TestClientDoesNotLinkTheDaemon(t *testing.T) {
 		"crypto/tls",
 	}
 	for _, pkg := range []string{"github.com/wad-project/wad/ctl", "github.com/wad-project/wad/cmd/wactl"} {
-		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
-		}
-		deps := strings.Fields(string(out))
-		if len(deps) < 10 {
-			t.Fatalf("go list -deps %s listed only %d packages; the check would prove nothing", pkg, len(deps))
-		}
-		for _, d := range deps {
+		for _, d := range deps(t, pkg) {
 			for _, f := range forbidden {
 				if strings.HasPrefix(d, f) {
 					t.Errorf("%s depends on %s", pkg, d)
@@ -39,4 +32,30 @@ func TestClientDoesNotLinkTheDaemon(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBinariesDoNotLinkTheFakes: the fake WhatsApp server (which swaps
+// whatsmeow's pinned server key) is for tests only; wad and wactl never
+// link it.
+func TestBinariesDoNotLinkTheFakes(t *testing.T) {
+	const fake = "github.com/wad-project/wad/internal/wafake"
+	for _, pkg := range []string{"github.com/wad-project/wad/cmd/wad", "github.com/wad-project/wad/cmd/wactl"} {
+		if slices.Contains(deps(t, pkg), fake) {
+			t.Errorf("%s links %s", pkg, fake)
+		}
+	}
+}
+
+// deps lists the packages pkg depends on, itself included.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps %s listed only %d packages; the check would prove nothing", pkg, len(deps))
+	}
+	return deps
 }

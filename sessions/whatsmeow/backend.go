@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"sync"
 
 	wa "go.mau.fi/whatsmeow"
@@ -138,8 +137,8 @@ func (b *Backend) newClient(dev *store.Device, log *slog.Logger) (*wa.Client, er
 	cli.EnableAutoReconnect = true
 	cli.InitialAutoReconnect = false // a failed first connect is reported, not retried forever
 	switch {
-	case b.opts.dial != nil:
-		hc := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: b.opts.dial}}
+	case b.opts.http != nil:
+		hc := b.opts.http
 		cli.SetPreLoginHTTPClient(hc)
 		cli.SetWebsocketHTTPClient(hc)
 		cli.SetMediaHTTPClient(hc)

@@ -1,13 +1,10 @@
 package whatsmeow
 
 import (
-	"context"
 	"fmt"
-	"net"
+	"net/http"
 	"net/url"
 	"strings"
-
-	wa "go.mau.fi/whatsmeow"
 )
 
 // Name is the backend's name in config and on the wire.
@@ -47,27 +44,21 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// DialFunc opens a network connection, as net.Dialer.DialContext does.
-type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
-
 // Option changes how the backend reaches the network. Tests use them so
-// that nothing can dial WhatsApp.
+// that nothing can reach WhatsApp.
 type Option func(*options)
 
 type options struct {
-	dial DialFunc
-	// connect and pairPhone stand in for the network round trips in
-	// tests (export_test.go); nil means whatsmeow's own.
-	connect   func(ctx context.Context, cli *wa.Client) error
-	pairPhone func(ctx context.Context, cli *wa.Client, phone string) (string, error)
+	http *http.Client
 	// created sees every session New makes (tests reach sessions by
 	// client through it); nil in wad.
 	created func(*Backend, *session)
 }
 
-// WithDialer makes every connection of every session (the websocket
-// before and after login, media) go through dial, ignoring any proxy
-// setting. A dialer that refuses everything keeps a backend offline.
-func WithDialer(dial DialFunc) Option {
-	return func(o *options) { o.dial = dial }
+// WithHTTPClient makes every whatsmeow client of the backend use hc for
+// all its connections (the websocket before and after login, media),
+// ignoring the proxy setting. Tests pass one that reaches only a fake
+// server.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *options) { o.http = hc }
 }

@@ -3,6 +3,7 @@ package whatsmeow
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -34,13 +35,25 @@ func (s *session) handle(r *run, evt any) {
 	}
 	switch e := evt.(type) {
 	case *events.QR:
-		if r.phone == "" && len(e.Codes) > 0 {
-			s.showQR(e.Codes[0])
+		if len(e.Codes) == 0 {
+			return
+		}
+		codes := slices.Clone(e.Codes)
+		r.qrOnce.Do(func() { go s.rotateQR(r, codes) })
+		if r.phone != "" {
+			// whatsmeow asks for a pairing code once the login
+			// websocket has shown its first QR offer.
+			r.pairOnce.Do(func() { go s.requestPairCode(r) })
 		}
 	case *events.QRScannedWithoutMultidevice:
 		s.log.Warn("the QR code was scanned by a phone without multi-device; enable it and scan again")
 	case *events.PairSuccess:
+		r.pairedOnce.Do(func() { close(r.pairedCh) })
 		s.paired(r, e)
+	case *events.ManualLoginReconnect:
+		// WhatsApp ended the pairing stream (515): log in as the new
+		// device.
+		go s.relogin(r)
 	case *events.PairError:
 		if s.endRun(r) {
 			s.st.Fail(ctl.ReasonPairingRejected, fmt.Sprintf("pairing with the phone failed: %v", e.Error))
@@ -157,6 +170,22 @@ func (s *session) paired(r *run, e *events.PairSuccess) {
 			x.State = ctl.StateStarting // until whatsmeow's reconnect reports Connected
 		}
 	})
+}
+
+// relogin connects r's client again after pairing, as whatsmeow does on
+// its own unless told not to (Start tells it not to): first the
+// prekeys the device uploads at its first login are made in one
+// transaction (deviceStore.prepareKeys), while no whatsmeow code can
+// touch them.
+func (s *session) relogin(r *run) {
+	if err := s.b.st.prepareKeys(r.ctx, r.cli.Store); err != nil && r.ctx.Err() == nil {
+		// whatsmeow makes them itself at login, one by one.
+		s.log.Warn("generating the new device's prekeys failed", "err", err)
+	}
+	r.cli.Disconnect()
+	if err := r.connect(); err != nil && s.endRun(r) {
+		s.st.Fail(ctl.ReasonNetwork, "could not reach WhatsApp to log in after pairing: "+err.Error())
+	}
 }
 
 // ownJID returns the account's JID (without device) or "".

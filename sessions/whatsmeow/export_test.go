@@ -1,7 +1,6 @@
 package whatsmeow
 
 import (
-	"context"
 	"database/sql"
 	"sync"
 
@@ -11,29 +10,10 @@ import (
 	"github.com/wad-project/wad/sessions"
 )
 
-// Test hooks. The tests of this package feed real whatsmeow events and
-// QR channel items into a session, with the two network round trips
-// (the websocket connect and the pairing-code request) stood in for.
-
-// WithOfflineConnect makes Start's connect succeed without dialing
-// anything; calls counts the connects.
-func WithOfflineConnect(calls func()) Option {
-	return func(o *options) {
-		o.connect = func(context.Context, *wa.Client) error {
-			if calls != nil {
-				calls()
-			}
-			return nil
-		}
-	}
-}
-
-// WithPairPhone stands in for WhatsApp's answer to a pairing-code request.
-func WithPairPhone(f func(ctx context.Context, phone string) (string, error)) Option {
-	return func(o *options) {
-		o.pairPhone = func(ctx context.Context, _ *wa.Client, phone string) (string, error) { return f(ctx, phone) }
-	}
-}
+// Test hooks. The tests of this package run sessions against the fake
+// WhatsApp server (internal/wafake); these reach a client's session and
+// its whatsmeow client, and feed it the few events the fake cannot make
+// whatsmeow emit in a test's time (each use says why).
 
 // made records the sessions each backend created, so tests can reach a
 // client's latest session; the backend itself keeps no such table.
@@ -71,21 +51,6 @@ func HandleEvent(b *Backend, client string, evt any) bool {
 		return false
 	}
 	s.handleEvent(evt)
-	return true
-}
-
-// QRItem feeds an item of whatsmeow's QR channel to client's running
-// session; false if it is not running.
-func QRItem(b *Backend, client string, item wa.QRChannelItem) bool {
-	s := b.session(client)
-	if s == nil {
-		return false
-	}
-	r := s.current()
-	if r == nil {
-		return false
-	}
-	s.onQRItem(r, item)
 	return true
 }
 

@@ -1,7 +1,6 @@
 package whatsmeow_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,11 +14,10 @@ import (
 	"time"
 
 	wa "go.mau.fi/whatsmeow"
-	"go.mau.fi/whatsmeow/proto/waAdv"
 	"go.mau.fi/whatsmeow/types"
-	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/wafake"
 	"github.com/wad-project/wad/sessions"
 	wm "github.com/wad-project/wad/sessions/whatsmeow"
 )
@@ -33,10 +31,20 @@ import (
 var backstop = &refusingDialer{}
 
 func TestMain(m *testing.M) {
+	// The test binary re-executed by a benchmark: the fake WhatsApp
+	// server, or the daemon measured, in a process of its own
+	// (remotefake_test.go, benchdaemon_test.go).
+	switch {
+	case os.Getenv(fakeChildEnv) == "1":
+		os.Exit(serveRemoteFake())
+	case os.Getenv(benchDaemonEnv) != "":
+		os.Exit(runBenchDaemon())
+	}
+	wafake.InstallRoot()
 	http.DefaultTransport = &http.Transport{Proxy: nil, DialContext: backstop.Dial}
 	code := m.Run()
 	if a := backstop.Addrs(); len(a) > 0 {
-		fmt.Fprintf(os.Stderr, "connections bypassed the injected dialer: %v\n", a)
+		fmt.Fprintf(os.Stderr, "connections bypassed the injected HTTP client: %v\n", a)
 		code = 1
 	}
 	os.Exit(code)
@@ -62,24 +70,53 @@ func (d *refusingDialer) Addrs() []string {
 	return append([]string(nil), d.addrs...)
 }
 
-// newBackend opens a backend on stateDir that cannot reach the network:
-// every dial is refused (and recorded in the returned dialer), on top of
-// whatever opts add.
-func newBackend(t testing.TB, stateDir string, log *slog.Logger, opts ...wm.Option) (*wm.Backend, *refusingDialer) {
+// newFake starts a fake WhatsApp server for the test.
+func newFake(t testing.TB, opts wafake.Options) *wafake.Server {
+	t.Helper()
+	if testing.Verbose() {
+		opts.Logf = t.Logf
+	}
+	srv, err := wafake.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// newAccount adds a phone to srv.
+func newAccount(t testing.TB, srv *wafake.Server, phone, pushName string) *wafake.Account {
+	t.Helper()
+	a, err := srv.AddAccount(phone, pushName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// newBackend opens a backend on stateDir whose sessions reach only srv.
+func newBackend(t testing.TB, stateDir string, srv *wafake.Server, log *slog.Logger) *wm.Backend {
+	t.Helper()
+	return openBackend(t, stateDir, srv.HTTPClient(), log)
+}
+
+// newOfflineBackend opens a backend whose every dial is refused (and
+// recorded in the returned dialer).
+func newOfflineBackend(t testing.TB, stateDir string, log *slog.Logger) (*wm.Backend, *refusingDialer) {
 	t.Helper()
 	d := &refusingDialer{}
-	opts = append([]wm.Option{wm.WithDialer(d.Dial), wm.WithTracking()}, opts...)
-	b, err := wm.New(context.Background(), wm.Config{DeviceName: "wad-test"}, stateDir, log, opts...)
+	return openBackend(t, stateDir, &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: d.Dial}}, log), d
+}
+
+func openBackend(t testing.TB, stateDir string, hc *http.Client, log *slog.Logger) *wm.Backend {
+	t.Helper()
+	b, err := wm.New(context.Background(), wm.Config{DeviceName: "wad-test"}, stateDir, log, wm.WithHTTPClient(hc), wm.WithTracking())
 	if err != nil {
 		t.Fatalf("opening backend: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return b, d
+	return b
 }
-
-// offline is the option set of a backend whose sessions "connect"
-// without any network, so tests can drive them with whatsmeow's events.
-func offline() wm.Option { return wm.WithOfflineConnect(nil) }
 
 // waitRunning waits until client's session has a running whatsmeow
 // client, and returns it.
@@ -97,7 +134,8 @@ func waitRunning(t testing.TB, b *wm.Backend, client string) *wa.Client {
 }
 
 // feed hands evt to client's running session and fails if it is not
-// running.
+// running. Only for what the fake cannot make whatsmeow emit; each use
+// says why.
 func feed(t testing.TB, b *wm.Backend, client string, evt any) {
 	t.Helper()
 	if !wm.HandleEvent(b, client, evt) {
@@ -105,24 +143,21 @@ func feed(t testing.TB, b *wm.Backend, client string, evt any) {
 	}
 }
 
-// pair does what whatsmeow does when the phone accepts the QR code: the
-// device gets its JID and is saved, then PairSuccess is dispatched.
-func pair(t testing.TB, b *wm.Backend, client string, jid types.JID, pushName string) {
+// link waits for the session read by get to show a QR code, has acct's
+// phone scan it, and waits until the session is connected as the new
+// device, which it returns.
+func link(t testing.TB, acct *wafake.Account, get func() ctl.Session) types.JID {
 	t.Helper()
-	cli := waitRunning(t, b, client)
-	cli.Store.ID = &jid
-	cli.Store.PushName = pushName
-	cli.Store.Platform = "android"
-	cli.Store.Account = &waAdv.ADVSignedDeviceIdentity{
-		Details:             []byte{1, 2, 3},
-		AccountSignature:    bytes.Repeat([]byte{7}, 64),
-		AccountSignatureKey: bytes.Repeat([]byte{8}, 32),
-		DeviceSignature:     bytes.Repeat([]byte{9}, 64),
+	st := waitState(t, "a QR code", get, func(s ctl.Session) bool { return s.State == ctl.StateQR && s.QR != "" })
+	jid, err := acct.Scan(st.QR)
+	if err != nil {
+		t.Fatalf("the phone could not scan %q: %v", st.QR, err)
 	}
-	if err := cli.Store.Save(context.Background()); err != nil {
-		t.Fatalf("saving the paired device: %v", err)
+	st = waitState(t, "connected", get, func(s ctl.Session) bool { return s.State == ctl.StateConnected })
+	if st.JID != acct.JID().String() {
+		t.Fatalf("connected as %q, want %s", st.JID, acct.JID())
 	}
-	feed(t, b, client, &events.PairSuccess{ID: jid, Platform: "android"})
+	return jid
 }
 
 // deviceJID returns the device (AD) JID of a test account.
@@ -156,7 +191,7 @@ func waitErr(t testing.TB, ch <-chan error) error {
 // waitState polls the session until cond holds.
 func waitState(t testing.TB, what string, get func() ctl.Session, cond func(ctl.Session) bool) ctl.Session {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	var st ctl.Session
 	for time.Now().Before(deadline) {
 		st = get()

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	wa "go.mau.fi/whatsmeow"
+	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"google.golang.org/protobuf/proto"
@@ -42,17 +44,54 @@ type session struct {
 // run is one start's whatsmeow client and what belongs to it. Events of a
 // run that is no longer the session's current one are ignored.
 type run struct {
-	cli      *wa.Client
-	ctx      context.Context // ends when the run is torn down
-	cancel   context.CancelFunc
-	phone    string // E.164: log in by pairing code instead of QR
-	pairOnce sync.Once
+	cli        *wa.Client
+	ctx        context.Context // ends when the run is torn down
+	cancel     context.CancelFunc
+	phone      string // E.164: log in by pairing code instead of QR
+	qrOnce     sync.Once
+	pairedCh   chan struct{} // closed when the phone accepted the pairing
+	pairedOnce sync.Once
+	pairOnce   sync.Once
+	connecting atomic.Int32 // our connects in flight
 }
 
-// teardown ends the run: its goroutines stop and the websocket closes.
+// teardown ends the run: the websocket closes, then its goroutines stop.
+// In this order because whatsmeow's reader goroutine runs on r.ctx and
+// reads a flag Disconnect writes (FrameSocket.closed, without its lock):
+// cancelling first would wake the reader while Disconnect writes it. But
+// a connect in flight holds the socket lock Disconnect needs until it
+// ends, so ours (r.connecting) is cancelled first, and one of whatsmeow's
+// own (a reconnect) after teardownGrace.
 func (r *run) teardown() {
+	if r.connecting.Load() > 0 {
+		r.cancel()
+	}
+	done := make(chan struct{})
+	go func() {
+		r.cli.Disconnect()
+		close(done)
+	}()
+	t := time.NewTimer(teardownGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		r.cancel()
+		<-done
+	}
 	r.cancel()
-	r.cli.Disconnect()
+}
+
+// teardownGrace is how long teardown lets Disconnect wait for a connect
+// of whatsmeow's before cancelling it.
+const teardownGrace = 2 * time.Second
+
+// connect runs cli.ConnectContext on the run's context, counted in
+// r.connecting.
+func (r *run) connect() error {
+	r.connecting.Add(1)
+	defer r.connecting.Add(-1)
+	return r.cli.ConnectContext(r.ctx)
 }
 
 func newSession(b *Backend, env sessions.Env) *session {
@@ -147,9 +186,11 @@ func (s *session) Start(ctx context.Context, opts sessions.StartOptions) error {
 		s.st.Fail(ctl.ReasonBackendError, err.Error())
 		return ctl.Errorf(ctl.CodeBackendUnavailable, "%v", err)
 	}
+	// After pairing, relogin reconnects (see there).
+	cli.DisableLoginAutoReconnect = true
 	rctx, cancel := context.WithCancel(context.Background())
 	cli.BackgroundEventCtx = rctx
-	r := &run{cli: cli, ctx: rctx, cancel: cancel}
+	r := &run{cli: cli, ctx: rctx, cancel: cancel, pairedCh: make(chan struct{})}
 	paired := dev.ID != nil
 	switch {
 	case !paired:
@@ -157,27 +198,14 @@ func (s *session) Start(ctx context.Context, opts sessions.StartOptions) error {
 	case opts.Phone != "":
 		s.log.Info("client is already paired; phone number ignored, reconnecting with the stored device", "jid", dev.ID.String())
 	}
-	// Registered before the QR channel's handler, so a terminal event
-	// ends the run before the channel reports it.
 	cli.AddEventHandler(func(evt any) { s.handle(r, evt) })
-	var qr <-chan wa.QRChannelItem
-	if !paired {
-		if qr, err = cli.GetQRChannel(rctx); err != nil {
-			cancel()
-			s.st.Fail(ctl.ReasonBackendError, err.Error())
-			return ctl.Errorf(ctl.CodeInternal, "whatsmeow QR channel: %v", err)
-		}
-	}
 	s.mu.Lock()
 	s.run = r
 	s.mu.Unlock()
-	if qr != nil {
-		go s.consumeQR(r, qr)
-	}
 	s.log.Debug("connecting to WhatsApp", "paired", paired, "phone_login", r.phone != "")
 
 	connErr := make(chan error, 1)
-	go func() { connErr <- s.connect(rctx, cli) }()
+	go func() { connErr <- r.connect() }()
 	select {
 	case err = <-connErr:
 	case <-ctx.Done():
@@ -222,64 +250,45 @@ func (s *session) startAborted(ctx context.Context, wasCurrent bool) error {
 	return ctx.Err()
 }
 
-func (s *session) connect(ctx context.Context, cli *wa.Client) error {
-	if f := s.b.opts.connect; f != nil {
-		return f(ctx, cli)
+// qrTimes says how long WhatsApp's QR refs are valid, as whatsmeow's
+// QR channel (qrchan.go) reckons it: the first of a full offer of 6 for
+// 60 s, every other one for 20 s.
+func qrTimes(i, n int) time.Duration {
+	if i == 0 && n == 6 {
+		return 60 * time.Second
 	}
-	return cli.ConnectContext(ctx)
+	return 20 * time.Second
 }
 
-func (s *session) pairPhone(ctx context.Context, cli *wa.Client, phone string) (string, error) {
-	if f := s.b.opts.pairPhone; f != nil {
-		return f(ctx, cli, phone)
-	}
-	return cli.PairPhone(ctx, phone, true, wa.PairClientChrome, PairClientDisplay)
-}
-
-// consumeQR turns the QR channel of r into states until it closes or r
-// ends.
-func (s *session) consumeQR(r *run, ch <-chan wa.QRChannelItem) {
-	for {
+// rotateQR shows each of the codes of WhatsApp's pair-device offer in
+// turn for as long as it is valid (for a phone login it only keeps the
+// time), and when the last one expires unused ends the run in
+// failed/qr_timeout, closing the login websocket as WhatsApp expects. It
+// stops when the phone pairs or the run ends. whatsmeow's QR channel
+// does the same, but can send on its channel after closing it when the
+// connection drops while it starts.
+func (s *session) rotateQR(r *run, codes []string) {
+	for i, code := range codes {
+		if r.phone == "" {
+			s.showQR(code)
+		}
 		select {
-		case item, ok := <-ch:
-			if !ok {
-				return
-			}
-			s.onQRItem(r, item)
+		case <-time.After(qrTimes(i, len(codes))):
+		case <-r.pairedCh:
+			return
 		case <-r.ctx.Done():
 			return
 		}
 	}
-}
-
-// onQRItem handles one item of whatsmeow's QR channel: a code becomes
-// the qr state (or, for a phone login, triggers the pairing-code request
-// after the first code, as whatsmeow requires); running out of codes
-// ends the session in failed/qr_timeout. Success and errors arrive as
-// events too and are handled there.
-func (s *session) onQRItem(r *run, item wa.QRChannelItem) {
-	if s.current() != r {
+	if st := s.st.Get().State; st != ctl.StateQR && st != ctl.StatePairing && st != ctl.StateStarting {
 		return
 	}
-	switch item.Event {
-	case wa.QRChannelEventCode:
+	if s.endRun(r) {
+		what := "QR code"
 		if r.phone != "" {
-			r.pairOnce.Do(func() { go s.requestPairCode(r) })
-			return
+			what = "pairing code"
 		}
-		s.showQR(item.Code)
-	case wa.QRChannelTimeout.Event:
-		if s.endRun(r) {
-			what := "QR code"
-			if r.phone != "" {
-				what = "pairing code"
-			}
-			s.st.Fail(ctl.ReasonQRTimeout, "nobody used the "+what+" in time; log in again for a new one")
-		}
-	case wa.QRChannelScannedWithoutMultidevice.Event:
-		s.log.Warn("the QR code was scanned by a phone without multi-device; enable it and scan again")
-	default:
-		s.log.Debug("QR channel", "event", item.Event, "err", item.Error)
+		s.st.Fail(ctl.ReasonQRTimeout, "nobody used the "+what+" in time; log in again for a new one")
 	}
 }
 
@@ -297,7 +306,7 @@ func (s *session) showQR(code string) {
 func (s *session) requestPairCode(r *run) {
 	ctx, cancel := context.WithTimeout(r.ctx, pairTimeout)
 	defer cancel()
-	code, err := s.pairPhone(ctx, r.cli, r.phone)
+	code, err := r.cli.PairPhone(ctx, r.phone, true, wa.PairClientChrome, PairClientDisplay)
 	if s.current() != r {
 		return
 	}
@@ -328,38 +337,72 @@ func (s *session) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Logout unlinks the device upstream when it is logged in, disconnects,
-// deletes the device row and the client's mapping, and ends in
-// logged_out. When WhatsApp cannot be told (not connected, or the
-// request fails) the local login is deleted anyway and the state's
-// message says to remove the device on the phone. It fails only when the
-// store cannot be written.
+// Logout unlinks the device upstream, deletes the device row and the
+// client's mapping, and ends in logged_out. A connected session asks
+// WhatsApp on its websocket; a stopped, failed or reconnecting one logs
+// its stored device in once more to do so (bounded by ctx). When
+// WhatsApp cannot be told the local login is deleted anyway and the
+// state's message says to remove the device on the phone. It fails only
+// when the store cannot be read or written.
 func (s *session) Logout(ctx context.Context) error {
 	r := s.detach()
-	note := ""
+	told, err := false, error(nil)
+	if r != nil && r.cli.IsLoggedIn() {
+		err = unlink(ctx, r.cli)
+		told = err == nil
+	}
 	if r != nil {
-		if r.cli.IsLoggedIn() {
-			if err := r.cli.Logout(ctx); err != nil {
-				s.log.Warn("unlinking the device upstream failed; deleting it locally", "err", err)
-				note = "WhatsApp could not be told (" + err.Error() + "); remove the device on the phone under Linked devices"
-			}
-		} else if r.cli.Store.ID != nil {
-			note = "not connected, so WhatsApp was not told; remove the device on the phone under Linked devices"
-		}
 		r.teardown()
+	}
+	if !told && err == nil {
+		dev, lerr := s.b.st.storedDevice(ctx, s.env.Client)
+		if lerr != nil {
+			s.st.Fail(ctl.ReasonStoreError, lerr.Error())
+			return ctl.Errorf(ctl.CodeInternal, "deleting the login of %s: %v", s.env.Client, lerr)
+		}
+		if dev != nil {
+			dev.Log = newLogger(s.log, "Device")
+			_, err = s.b.unlinkDevice(ctx, dev)
+		}
+	}
+	note := ""
+	if err != nil {
+		s.log.Warn("unlinking the device upstream failed; deleting it locally", "err", err)
+		note = "WhatsApp could not be told (" + err.Error() + "); remove the device on the phone under Linked devices"
 	}
 	jid, err := s.b.st.forget(ctx, s.env.Client)
 	if err != nil {
 		s.st.Fail(ctl.ReasonStoreError, err.Error())
 		return ctl.Errorf(ctl.CodeInternal, "deleting the login of %s: %v", s.env.Client, err)
 	}
-	if r == nil && !jid.IsEmpty() {
-		note = "not connected, so WhatsApp was not told; remove the device on the phone under Linked devices"
-	}
 	if !jid.IsEmpty() {
 		s.log.Info("device deleted from the store", "jid", jid.String())
 	}
 	s.st.Set(ctl.StateLoggedOut, ctl.ReasonLogoutRequested, note)
+	return nil
+}
+
+// unlink asks WhatsApp to remove cli's device from the account (what
+// whatsmeow's Client.Logout sends). Deleting the device is left to the
+// caller: Client.Logout clears cli.Store.ID while cli's event handlers
+// may still be reading it.
+func unlink(ctx context.Context, cli *wa.Client) error {
+	id := cli.Store.ID
+	if id == nil {
+		return wa.ErrNotLoggedIn
+	}
+	_, err := cli.DangerousInternals().SendIQ(ctx, wa.DangerousInfoQuery{
+		Namespace: "md",
+		Type:      "set",
+		To:        types.ServerJID,
+		Content: []waBinary.Node{{
+			Tag:   "remove-companion-device",
+			Attrs: waBinary.Attrs{"jid": *id, "reason": "user_initiated"},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("asking WhatsApp to remove the device: %w", err)
+	}
 	return nil
 }
 

@@ -4,19 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/wad-project/wad/internal/syncbuf"
 	"log/slog"
+	"net"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	wa "go.mau.fi/whatsmeow"
-	"go.mau.fi/whatsmeow/proto/waE2E"
+	"github.com/wad-project/wad/internal/syncbuf"
+	"github.com/wad-project/wad/internal/wafake"
+
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/daemon/daemontest"
@@ -25,9 +27,10 @@ import (
 )
 
 // These tests run a real daemon on a real Unix socket with the real
-// whatsmeow backend; only the network is missing. Sessions are driven by
-// feeding whatsmeow's own event structs (and QR channel items) into the
-// backend's handler, and every effect is checked as a client sees it.
+// whatsmeow backend and the unmodified whatsmeow client, connected over
+// a TLS websocket on loopback to the fake WhatsApp server
+// (internal/wafake), with the real SQLite store. Every effect is checked
+// as a client of the socket sees it, and on the fake's side.
 
 func startDaemon(t *testing.T, b *wm.Backend, stateDir string, log *slog.Logger) *daemontest.Daemon {
 	t.Helper()
@@ -76,8 +79,8 @@ func nextEvent(t *testing.T, w *ctl.Watcher) ctl.Event {
 			t.Fatal("watch ended")
 		}
 		return ev
-	case <-time.After(20 * time.Second):
-		t.Fatal("no event within 20s")
+	case <-time.After(45 * time.Second):
+		t.Fatal("no event within 45s")
 		return ctl.Event{}
 	}
 }
@@ -125,6 +128,16 @@ func expectKind(t *testing.T, w *ctl.Watcher, kind string) ctl.Event {
 	return ev
 }
 
+// skipToKind reads events until one of kind arrives.
+func skipToKind(t *testing.T, w *ctl.Watcher, kind string) ctl.Event {
+	t.Helper()
+	for {
+		if ev := nextEvent(t, w); ev.Kind == kind {
+			return ev
+		}
+	}
+}
+
 func status(t *testing.T, d *daemontest.Daemon, client string) ctl.Session {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -147,163 +160,167 @@ func watch(t *testing.T, d *daemontest.Daemon, client string) *ctl.Watcher {
 	return w
 }
 
-// showQR logs client in over the socket and feeds the first QR code; it
-// returns what session.login returned.
-func showQR(t *testing.T, d *daemontest.Daemon, b *wm.Backend, client string, codes ...string) *ctl.Session {
+// loginQR logs client in over the socket and returns what
+// session.login returned: a QR code from the fake.
+func loginQR(t *testing.T, d *daemontest.Daemon, client string) *ctl.Session {
 	t.Helper()
-	done := loginAsync(d.Client, ctl.LoginParams{Client: client})
-	waitRunning(t, b, client)
-	feed(t, b, client, &events.QR{Codes: codes})
-	r := waitLogin(t, done)
+	r := waitLogin(t, loginAsync(d.Client, ctl.LoginParams{Client: client}))
 	if r.err != nil {
 		t.Fatalf("session.login %s: %v", client, r.err)
+	}
+	if r.st.State != ctl.StateQR || r.st.QR == "" {
+		t.Fatalf("session.login %s: %+v, want a QR code", client, r.st)
 	}
 	return r.st
 }
 
-func TestWhatsmeowEventsBecomeStatesAndEventsOnTheSocket(t *testing.T) {
+// linkOverSocket logs client in over the socket and has acct's phone
+// scan the QR code; it returns the linked device once connected.
+func linkOverSocket(t *testing.T, d *daemontest.Daemon, acct *wafake.Account, client string) types.JID {
+	t.Helper()
+	loginQR(t, d, client)
+	return link(t, acct, func() ctl.Session { return status(t, d, client) })
+}
+
+func TestLoginPairsWithThePhoneAndConnects(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := newBackend(t, dir, nil, offline())
+	srv := newFake(t, wafake.Options{})
+	acct := newAccount(t, srv, "4915112345678", "Sales Desk")
+	b := newBackend(t, dir, srv, nil)
 	d := startDaemon(t, b, dir, nil)
 	w := watch(t, d, "sales")
 
-	// QR codes: login returns the first, each rotation is an event.
-	st := showQR(t, d, b, "sales", "2@first,code", "2@second,code")
-	if st.State != ctl.StateQR || st.QR != "2@first,code" {
-		t.Fatalf("session.login returned %+v, want state qr with the first code", st)
+	st := loginQR(t, d, "sales")
+	q, err := wafake.ParseQR(st.QR)
+	if err != nil {
+		t.Fatalf("the QR code wad published is not WhatsApp's: %v", err)
+	}
+	cli := wm.RunningClient(b, "sales")
+	if q.NoiseKey != *cli.Store.NoiseKey.Pub || q.Identity != *cli.Store.IdentityKey.Pub {
+		t.Fatal("the QR code does not carry the device's keys")
 	}
 	expectState(t, w, ctl.StateStarting, "")
-	if ev, _ := expectState(t, w, ctl.StateQR, ""); ev.Session.QR != "2@first,code" {
-		t.Fatalf("qr state event carries %q", ev.Session.QR)
+	if ev, _ := expectState(t, w, ctl.StateQR, ""); ev.Session.QR != st.QR {
+		t.Fatalf("qr state event carries %q, login returned %q", ev.Session.QR, st.QR)
 	}
-	if ev := expectKind(t, w, ctl.KindQR); ev.QR != "2@first,code" {
-		t.Fatalf("first qr event %q", ev.QR)
-	}
-	wm.QRItem(b, "sales", wa.QRChannelItem{Event: wa.QRChannelEventCode, Code: "2@second,code", Timeout: 20 * time.Second})
-	if ev := expectKind(t, w, ctl.KindQR); ev.QR != "2@second,code" {
-		t.Fatalf("rotated qr event %q", ev.QR)
-	}
-	if st := status(t, d, "sales"); st.QR != "2@second,code" {
-		t.Fatalf("session.status after rotation: %+v", st)
+	if ev := expectKind(t, w, ctl.KindQR); ev.QR != st.QR {
+		t.Fatalf("qr event %q", ev.QR)
 	}
 
-	// Pair success, then whatsmeow's reconnect reports Connected.
-	pair(t, b, "sales", deviceJID("4915112345678", 9), "Sales Desk")
-	if ev, _ := expectState(t, w, ctl.StateStarting, ""); ev.Session.JID != "4915112345678@s.whatsapp.net" || ev.Session.QR != "" {
+	jid, err := acct.Scan(st.QR)
+	if err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	// Pair success, then whatsmeow's own reconnect (stream:error 515)
+	// logs the new device in.
+	if ev, _ := expectState(t, w, ctl.StateStarting, ""); ev.Session.JID != acct.JID().String() || ev.Session.QR != "" {
 		t.Fatalf("after pair success: %+v", ev.Session)
 	}
-	feed(t, b, "sales", &events.Connected{})
-	if ev, _ := expectState(t, w, ctl.StateConnected, ""); ev.Session.JID != "4915112345678@s.whatsapp.net" || ev.Session.PushName != "Sales Desk" {
+	if ev, _ := expectState(t, w, ctl.StateConnected, ""); ev.Session.JID != acct.JID().String() {
 		t.Fatalf("connected: %+v", ev.Session)
 	}
-	if st := status(t, d, "sales"); st.State != ctl.StateConnected || st.JID != "4915112345678@s.whatsapp.net" || st.PushName != "Sales Desk" {
-		t.Fatalf("session.status when connected: %+v", st)
+	if got := srv.Linked(); got != 1 {
+		t.Fatalf("the phone lists %d linked devices, want 1", got)
 	}
+	if !srv.Online(jid) || srv.Logins(jid) != 1 {
+		t.Fatalf("device %s online %v after %d logins", jid, srv.Online(jid), srv.Logins(jid))
+	}
+	if stored, err := b.Stored(context.Background()); err != nil || !slices.Equal(stored, []string{"sales"}) {
+		t.Fatalf("stored logins %v, %v", stored, err)
+	}
+}
 
-	// Incoming messages and receipts.
-	ts := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
-	src := types.MessageSource{
-		Chat:   types.NewJID("4917600000001", types.DefaultUserServer),
-		Sender: types.NewJID("4917600000001", types.DefaultUserServer),
-	}
-	feed(t, b, "sales", &events.Message{
-		Info:    types.MessageInfo{MessageSource: src, ID: "MSG1", Timestamp: ts},
-		Message: &waE2E.Message{Conversation: proto.String("hello from the phone")},
-	})
-	feed(t, b, "sales", &events.Message{
-		Info:    types.MessageInfo{MessageSource: src, ID: "MSG2", Timestamp: ts},
-		Message: &waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("look at this")}},
-	})
-	feed(t, b, "sales", &events.Receipt{MessageSource: src, MessageIDs: []types.MessageID{"OUT1", "OUT2"}, Timestamp: ts, Type: types.ReceiptTypeRead})
-	m1 := expectKind(t, w, ctl.KindMessage).Message
-	if m1 == nil || m1.ID != "MSG1" || m1.Text != "hello from the phone" || m1.Type != "text" ||
-		m1.Sender != "4917600000001@s.whatsapp.net" || m1.Chat != "4917600000001@s.whatsapp.net" || !m1.Timestamp.Equal(ts) {
-		t.Fatalf("text message event: %+v", m1)
-	}
-	m2 := expectKind(t, w, ctl.KindMessage).Message
-	if m2 == nil || m2.ID != "MSG2" || m2.Type != "image" || m2.Caption != "look at this" || m2.Text != "" {
-		t.Fatalf("image message event: %+v", m2)
-	}
-	rc := expectKind(t, w, ctl.KindReceipt).Receipt
-	if rc == nil || !slices.Equal(rc.IDs, []string{"OUT1", "OUT2"}) || rc.Type != "read" || rc.Chat != "4917600000001@s.whatsapp.net" || !rc.Timestamp.Equal(ts) {
-		t.Fatalf("receipt event: %+v", rc)
-	}
-
-	// A transient disconnect, whatsmeow reconnects.
-	feed(t, b, "sales", &events.Disconnected{})
+func TestDroppedConnectionReconnectsOnItsOwn(t *testing.T) {
+	dir := t.TempDir()
+	srv := newFake(t, wafake.Options{})
+	acct := newAccount(t, srv, "4915112340001", "Ops")
+	b := newBackend(t, dir, srv, nil)
+	d := startDaemon(t, b, dir, nil)
+	jid := linkOverSocket(t, d, acct, "ops")
+	w := watch(t, d, "ops")
+	srv.Drop(jid)
 	expectState(t, w, ctl.StateDisconnected, ctl.ReasonConnectionLost)
-	feed(t, b, "sales", &events.Connected{})
 	expectState(t, w, ctl.StateConnected, "")
-	feed(t, b, "sales", &events.KeepAliveTimeout{ErrorCount: 3})
-	expectState(t, w, ctl.StateDisconnected, ctl.ReasonConnectionLost)
-	feed(t, b, "sales", &events.Connected{})
-	expectState(t, w, ctl.StateConnected, "")
+	if n := srv.Logins(jid); n != 2 {
+		t.Fatalf("logins %d, want 2 (whatsmeow's reconnect)", n)
+	}
+	if srv.Linked() != 1 {
+		t.Fatalf("linked %d", srv.Linked())
+	}
+}
 
-	// The same device connected elsewhere.
-	feed(t, b, "sales", &events.StreamReplaced{})
+func TestStreamReplacedFailsAndTheNextLoginResumesWithoutQR(t *testing.T) {
+	dir := t.TempDir()
+	srv := newFake(t, wafake.Options{})
+	acct := newAccount(t, srv, "4915112340002", "Ops")
+	b := newBackend(t, dir, srv, nil)
+	d := startDaemon(t, b, dir, nil)
+	jid := linkOverSocket(t, d, acct, "ops")
+	w := watch(t, d, "ops")
+	srv.Replace(jid)
 	ev, _ := expectState(t, w, ctl.StateFailed, ctl.ReasonStreamReplaced)
 	if ev.Session.Message == "" {
 		t.Error("stream_replaced without a message")
 	}
-	if wm.RunningClient(b, "sales") != nil {
+	if wm.RunningClient(b, "ops") != nil {
 		t.Error("whatsmeow client still running after stream replaced")
 	}
-	// Late events of the dead client change nothing.
-	if wm.HandleEvent(b, "sales", &events.Connected{}) {
-		t.Error("a replaced session still accepts events")
-	}
-	if st := status(t, d, "sales"); st.State != ctl.StateFailed || st.Reason != ctl.ReasonStreamReplaced {
-		t.Fatalf("session.status after stream replaced: %+v", st)
-	}
-	// The login survived: the next login resumes it without a QR code.
-	done := loginAsync(d.Client, ctl.LoginParams{Client: "sales"})
-	waitRunning(t, b, "sales")
-	feed(t, b, "sales", &events.Connected{})
-	if r := waitLogin(t, done); r.err != nil || r.st.State != ctl.StateConnected {
+	r := waitLogin(t, loginAsync(d.Client, ctl.LoginParams{Client: "ops"}))
+	if r.err != nil || r.st.State != ctl.StateConnected || r.st.QR != "" {
 		t.Fatalf("login after stream replaced: %+v, %v", r.st, r.err)
+	}
+	if srv.Logins(jid) != 2 || srv.Linked() != 1 {
+		t.Fatalf("logins %d, linked %d", srv.Logins(jid), srv.Linked())
 	}
 }
 
-func TestTerminalWhatsmeowEventsEndSessionsWithActionableReasons(t *testing.T) {
+func TestServerSideEventsEndSessionsWithActionableReasons(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := newBackend(t, dir, nil, offline())
+	srv := newFake(t, wafake.Options{})
+	b := newBackend(t, dir, srv, nil)
 	d := startDaemon(t, b, dir, nil)
 	cases := []struct {
 		client  string
 		paired  bool
-		drive   func(client string)
+		drive   func(jid types.JID)
 		state   ctl.State
 		reason  string
 		message string // substring
 	}{
-		{"loggedout", true, func(c string) {
-			feed(t, b, c, &events.LoggedOut{OnConnect: true, Reason: events.ConnectFailureLoggedOut})
+		{"removed", true, func(jid types.JID) { srv.RemoveDevice(jid) },
+			ctl.StateLoggedOut, ctl.ReasonLoggedOut, "unlinked from the phone"},
+		{"refused401", true, func(jid types.JID) {
+			// Unlinked while the connection was down: the next login
+			// is refused with 401.
+			srv.FailLogin(jid, &wafake.Failure{Reason: 401})
+			srv.Drop(jid)
 		}, ctl.StateLoggedOut, ctl.ReasonLoggedOut, "unlinked from the phone"},
-		{"outdated", false, func(c string) { feed(t, b, c, &events.ClientOutdated{}) }, ctl.StateFailed, ctl.ReasonClientOutdated, "update wad"},
-		{"banned", true, func(c string) {
-			feed(t, b, c, &events.TemporaryBan{Code: events.TempBanBlockedByUsers, Expire: time.Hour})
+		{"outdated", true, func(jid types.JID) {
+			srv.FailLogin(jid, &wafake.Failure{Reason: 405})
+			srv.Drop(jid)
+		}, ctl.StateFailed, ctl.ReasonClientOutdated, "update wad"},
+		{"banned", true, func(jid types.JID) {
+			srv.FailLogin(jid, &wafake.Failure{Reason: 402, Code: int(events.TempBanBlockedByUsers), Expire: time.Hour})
+			srv.Drop(jid)
 		}, ctl.StateFailed, ctl.ReasonTemporarilyBanned, "too many people blocked you"},
-		{"refused", true, func(c string) {
-			feed(t, b, c, &events.ConnectFailure{Reason: events.ConnectFailureBadUserAgent, Message: "nope"})
+		{"badagent", true, func(jid types.JID) {
+			srv.FailLogin(jid, &wafake.Failure{Reason: int(events.ConnectFailureBadUserAgent)})
+			srv.Drop(jid)
 		}, ctl.StateFailed, ctl.ReasonBackendError, "409"},
-		{"qrtimeout", false, func(c string) {
-			wm.QRItem(b, c, wa.QRChannelTimeout)
-		}, ctl.StateFailed, ctl.ReasonQRTimeout, "in time"},
-		{"dropped", false, func(c string) { feed(t, b, c, &events.Disconnected{}) }, ctl.StateFailed, ctl.ReasonNetwork, "before the login finished"},
-		{"pairerr", false, func(c string) {
-			feed(t, b, c, &events.PairError{Error: errors.New("invalid device identity HMAC")})
-		}, ctl.StateFailed, ctl.ReasonPairingRejected, "HMAC"},
+		{"dropped", false, func(types.JID) { srv.DropUnpaired() },
+			ctl.StateFailed, ctl.ReasonNetwork, "before the login finished"},
 	}
 	for i, c := range cases {
 		t.Run(c.client, func(t *testing.T) {
-			w := watch(t, d, c.client)
-			showQR(t, d, b, c.client, "2@"+c.client)
+			acct := newAccount(t, srv, "49151000002"+strconv.Itoa(i), c.client)
+			var jid types.JID
 			if c.paired {
-				pair(t, b, c.client, deviceJID("49151000002"+string(rune('0'+i)), 2), "")
-				feed(t, b, c.client, &events.Connected{})
-				skipToState(t, w, ctl.StateConnected, "")
+				jid = linkOverSocket(t, d, acct, c.client)
+			} else {
+				loginQR(t, d, c.client)
 			}
-			c.drive(c.client)
+			w := watch(t, d, c.client)
+			c.drive(jid)
 			ev := skipToState(t, w, c.state, c.reason)
 			if !strings.Contains(ev.Session.Message, c.message) {
 				t.Errorf("message %q does not mention %q", ev.Session.Message, c.message)
@@ -312,9 +329,12 @@ func TestTerminalWhatsmeowEventsEndSessionsWithActionableReasons(t *testing.T) {
 			if st.State != c.state || st.Reason != c.reason {
 				t.Errorf("session.status: %+v", st)
 			}
-			if wm.RunningClient(b, c.client) != nil {
-				t.Error("whatsmeow client still running")
-			}
+			waitState(t, "the client to stop", func() ctl.Session {
+				if wm.RunningClient(b, c.client) != nil {
+					return ctl.Session{}
+				}
+				return st
+			}, func(s ctl.Session) bool { return s.State != "" })
 			stored, err := b.Stored(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -325,89 +345,116 @@ func TestTerminalWhatsmeowEventsEndSessionsWithActionableReasons(t *testing.T) {
 			}
 			if !c.paired || c.state == ctl.StateLoggedOut {
 				// Nothing usable is stored: the next login shows a new QR code.
-				if st := showQR(t, d, b, c.client, "2@again"); st.State != ctl.StateQR || st.QR != "2@again" {
-					t.Errorf("login after %s: %+v", c.reason, st)
-				}
+				loginQR(t, d, c.client)
 				if cli := wm.RunningClient(b, c.client); cli.Store.ID != nil {
 					t.Errorf("login after %s reused device %v", c.reason, cli.Store.ID)
 				}
+				d.Client.Stop(context.Background(), c.client) //nolint:errcheck
 			}
 		})
 	}
 }
 
-func TestPhoneLoginShowsThePairingCodeRequestedAfterTheFirstQRCode(t *testing.T) {
+// TestQRCodesRotateThenRunOutWithQRTimeout waits out WhatsApp's QR
+// refs (an offer of two: 20 s each, as whatsmeow reckons them): each is
+// published in turn, then the session fails with qr_timeout.
+func TestQRCodesRotateThenRunOutWithQRTimeout(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
-	var (
-		mu     sync.Mutex
-		phones []string
-	)
-	b, _ := newBackend(t, dir, nil, offline(), wm.WithPairPhone(func(ctx context.Context, phone string) (string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		phones = append(phones, phone)
-		return "ABCD-1234", nil
-	}))
+	srv := newFake(t, wafake.Options{Refs: 2})
+	b := newBackend(t, dir, srv, nil)
 	d := startDaemon(t, b, dir, nil)
-	w := watch(t, d, "field")
-	done := loginAsync(d.Client, ctl.LoginParams{Client: "field", Phone: "+49 151 1234-5678"})
-	waitRunning(t, b, "field")
-	// whatsmeow emits QR codes on a phone login too; they are not shown.
-	feed(t, b, "field", &events.QR{Codes: []string{"2@unused"}})
-	mu.Lock()
-	early := len(phones)
-	mu.Unlock()
-	if early != 0 {
-		t.Fatal("the pairing code was requested before the QR channel's first code")
+	w := watch(t, d, "late")
+	first := loginQR(t, d, "late").QR
+	if ev := skipToKind(t, w, ctl.KindQR); ev.QR != first {
+		t.Fatalf("first qr event %q, login returned %q", ev.QR, first)
 	}
-	wm.QRItem(b, "field", wa.QRChannelItem{Event: wa.QRChannelEventCode, Code: "2@unused", Timeout: time.Minute})
-	r := waitLogin(t, done)
-	if r.err != nil || r.st.State != ctl.StatePairing || r.st.PairCode != "ABCD-1234" || r.st.QR != "" {
-		t.Fatalf("session.login with phone: %+v, %v", r.st, r.err)
+	second := skipToKind(t, w, ctl.KindQR).QR
+	if second == first || !strings.HasPrefix(second, "2@") {
+		t.Fatalf("rotated qr event %q after %q", second, first)
 	}
-	// A second code does not ask again.
-	wm.QRItem(b, "field", wa.QRChannelItem{Event: wa.QRChannelEventCode, Code: "2@unused2", Timeout: time.Minute})
-	mu.Lock()
-	got := slices.Clone(phones)
-	mu.Unlock()
-	if !slices.Equal(got, []string{"+4915112345678"}) {
-		t.Fatalf("pairing codes requested for %v, want once for +4915112345678", got)
+	if st := status(t, d, "late"); st.QR != second {
+		t.Fatalf("session.status after rotation: %+v", st)
 	}
-	expectState(t, w, ctl.StateStarting, "")
-	ev, seen := expectState(t, w, ctl.StatePairing, "")
-	if ev.Session.PairCode != "ABCD-1234" {
-		t.Fatalf("pairing event: %+v", ev.Session)
+	ev := skipToState(t, w, ctl.StateFailed, ctl.ReasonQRTimeout)
+	if !strings.Contains(ev.Session.Message, "in time") {
+		t.Errorf("message %q", ev.Session.Message)
 	}
-	for _, e := range seen {
-		if e.Kind == ctl.KindQR {
-			t.Fatalf("a phone login published a QR code: %+v", e)
-		}
-	}
-	// The phone accepts the code.
-	pair(t, b, "field", deviceJID("4915112345678", 3), "Field")
-	feed(t, b, "field", &events.Connected{})
-	expectState(t, w, ctl.StateStarting, "")
-	if ev, _ := expectState(t, w, ctl.StateConnected, ""); ev.Session.JID != "4915112345678@s.whatsapp.net" {
-		t.Fatalf("connected: %+v", ev.Session)
+	if srv.Linked() != 0 {
+		t.Fatal("something was linked")
 	}
 }
 
-func TestPairingCodeRefusedByWhatsAppFailsTheLogin(t *testing.T) {
+// TestFiftyConcurrentLoginsForTenClientsPairTenDevices: every login of a
+// client joins the one session; each client shows one QR code, is
+// scanned once and ends up as one linked device.
+func TestFiftyConcurrentLoginsForTenClientsPairTenDevices(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := newBackend(t, dir, nil, offline(), wm.WithPairPhone(func(ctx context.Context, phone string) (string, error) {
-		return "", &wa.IQError{Code: 400, Text: "bad-request"}
-	}))
+	srv := newFake(t, wafake.Options{})
+	b := newBackend(t, dir, srv, nil)
 	d := startDaemon(t, b, dir, nil)
-	done := loginAsync(d.Client, ctl.LoginParams{Client: "field", Phone: "+4915112345678"})
-	waitRunning(t, b, "field")
-	wm.QRItem(b, "field", wa.QRChannelItem{Event: wa.QRChannelEventCode, Code: "2@x", Timeout: time.Minute})
-	r := waitLogin(t, done)
-	if !errors.Is(r.err, ctl.ErrUpstream) {
-		t.Fatalf("login error %v, want upstream", r.err)
+	const clients, perClient = 10, 5
+	type res struct {
+		client string
+		st     *ctl.Session
+		err    error
 	}
-	st := status(t, d, "field")
-	if st.State != ctl.StateFailed || st.Reason != ctl.ReasonPairingRejected || !strings.Contains(st.Message, "bad-request") {
-		t.Fatalf("session.status: %+v", st)
+	results := make(chan res, clients*perClient)
+	var wg sync.WaitGroup
+	for i := range clients * perClient {
+		client := "c" + strconv.Itoa(i%clients)
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			st, err := d.Client.Login(ctx, ctl.LoginParams{Client: client})
+			results <- res{client, st, err}
+		})
+	}
+	wg.Wait()
+	close(results)
+	qrs := map[string]map[string]bool{}
+	for r := range results {
+		if r.err != nil || r.st.State != ctl.StateQR {
+			t.Fatalf("login %s: %+v, %v", r.client, r.st, r.err)
+		}
+		if qrs[r.client] == nil {
+			qrs[r.client] = map[string]bool{}
+		}
+		qrs[r.client][r.st.QR] = true
+	}
+	for c, codes := range qrs {
+		if len(codes) != 1 {
+			t.Fatalf("%s: %d different QR codes, want the one session's", c, len(codes))
+		}
+	}
+	var lwg sync.WaitGroup
+	for i := range clients {
+		client := "c" + strconv.Itoa(i)
+		acct := newAccount(t, srv, "4915120000"+strconv.Itoa(100+i), client)
+		lwg.Go(func() { link(t, acct, func() ctl.Session { return status(t, d, client) }) })
+	}
+	lwg.Wait()
+	if got := srv.Linked(); got != clients {
+		t.Fatalf("the phones list %d linked devices, want %d", got, clients)
+	}
+	if stored, _ := b.Stored(context.Background()); len(stored) != clients {
+		rows, _ := wm.DB(b).Query("SELECT client, jid FROM wad_whatsmeow_clients")
+		for rows.Next() {
+			var c, j string
+			rows.Scan(&c, &j)
+			t.Logf("mapping %s %s", c, j)
+		}
+		rows2, _ := wm.DB(b).Query("SELECT jid FROM whatsmeow_device")
+		for rows2.Next() {
+			var j string
+			rows2.Scan(&j)
+			t.Logf("device %s", j)
+		}
+		t.Fatalf("stored %v", stored)
+	}
+	list, err := d.Client.List(context.Background())
+	if err != nil || len(list) != clients {
+		t.Fatalf("session.list: %d sessions, %v", len(list), err)
 	}
 }
 
@@ -415,7 +462,7 @@ func TestLoginWithoutNetworkFailsReadablyAndRetriesOncePerLogin(t *testing.T) {
 	dir := t.TempDir()
 	var logs syncbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, dialer := newBackend(t, dir, log) // the real connect, through a dialer that refuses
+	b, dialer := newOfflineBackend(t, dir, log) // the real connect, through a dialer that refuses
 	d := startDaemon(t, b, dir, log)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -477,7 +524,9 @@ func stringOf(v any) string {
 
 func TestValidationRefusesBadPhonesJIDsAndEmptyTexts(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := newBackend(t, dir, nil, offline())
+	srv := newFake(t, wafake.Options{})
+	acct := newAccount(t, srv, "4915100000031", "V")
+	b := newBackend(t, dir, srv, nil)
 	d := startDaemon(t, b, dir, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -489,23 +538,24 @@ func TestValidationRefusesBadPhonesJIDsAndEmptyTexts(t *testing.T) {
 	if wm.RunningClient(b, "v") != nil {
 		t.Fatal("a login with a bad phone number started a session")
 	}
-	showQR(t, d, b, "v", "2@v")
+	loginQR(t, d, "v")
 	// Not connected yet: not ready.
 	if _, err := d.Client.Send(ctx, ctl.SendParams{Client: "v", To: "+4915112345678", Text: "hi"}); !errors.Is(err, ctl.ErrNotReady) {
 		t.Errorf("send while showing a QR code: %v, want not ready (-32002)", err)
 	}
-	pair(t, b, "v", deviceJID("4915100000031", 2), "")
-	feed(t, b, "v", &events.Connected{})
+	jid := link(t, acct, func() ctl.Session { return status(t, d, "v") })
 	for _, to := range []string{"", "foo@bar", "+12", "4915112345678@g.us.evil", "abc@s.whatsapp.net", "+49151123456789012"} {
 		if _, err := d.Client.Send(ctx, ctl.SendParams{Client: "v", To: to, Text: "hi"}); !errors.Is(err, ctl.ErrInvalidParams) {
 			t.Errorf("send to %q: %v, want invalid params", to, err)
 		}
 	}
-	// Connected as far as the session knows, but the websocket is gone
-	// (there never was one): whatsmeow says not connected, the caller
-	// gets not ready, not an upstream error.
+	// The connection drops and WhatsApp refuses the reconnects for
+	// now (503): the caller gets not ready, not an upstream error.
+	srv.FailLogin(jid, &wafake.Failure{Reason: 503})
+	srv.Drop(jid)
+	waitState(t, "disconnected", func() ctl.Session { return status(t, d, "v") }, func(s ctl.Session) bool { return s.State == ctl.StateDisconnected })
 	if _, err := d.Client.Send(ctx, ctl.SendParams{Client: "v", To: "+4915112345678", Text: "hi"}); !errors.Is(err, ctl.ErrNotReady) {
-		t.Errorf("send without a websocket: %v, want not ready (-32002)", err)
+		t.Errorf("send while disconnected: %v, want not ready (-32002)", err)
 	}
 	for _, text := range []string{"", "   \n\t"} {
 		if _, err := d.Client.Send(ctx, ctl.SendParams{Client: "v", To: "+4915112345678", Text: text}); !errors.Is(err, ctl.ErrInvalidParams) {
@@ -516,20 +566,20 @@ func TestValidationRefusesBadPhonesJIDsAndEmptyTexts(t *testing.T) {
 
 func TestLogoutOverTheSocketDeletesTheLoginAndRemovesTheSession(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := newBackend(t, dir, nil, offline())
+	srv := newFake(t, wafake.Options{})
+	b := newBackend(t, dir, srv, nil)
 	d := startDaemon(t, b, dir, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, c := range []string{"one", "two"} {
-		showQR(t, d, b, c, "2@"+c)
-	}
-	pair(t, b, "one", deviceJID("4915100000041", 2), "")
-	pair(t, b, "two", deviceJID("4915100000042", 2), "")
-	feed(t, b, "one", &events.Connected{})
-	feed(t, b, "two", &events.Connected{})
+	one := linkOverSocket(t, d, newAccount(t, srv, "4915100000041", "One"), "one")
+	two := linkOverSocket(t, d, newAccount(t, srv, "4915100000042", "Two"), "two")
 	st, err := d.Client.Logout(ctx, "one")
 	if err != nil || st.State != ctl.StateLoggedOut || st.Reason != ctl.ReasonLogoutRequested {
 		t.Fatalf("session.logout: %+v, %v", st, err)
+	}
+	// WhatsApp was told: the phone no longer lists the device.
+	if srv.Companion(one) != nil || srv.Companion(two) == nil || srv.Linked() != 1 {
+		t.Fatalf("after logging out one: linked %d", srv.Linked())
 	}
 	if _, err := d.Client.Session(ctx, "one"); !errors.Is(err, ctl.ErrNotFound) {
 		t.Errorf("session.status after logout: %v, want not found", err)
@@ -547,11 +597,30 @@ func TestLogoutOverTheSocketDeletesTheLoginAndRemovesTheSession(t *testing.T) {
 	if stored, _ := b.Stored(ctx); !slices.Equal(stored, []string{"two"}) {
 		t.Errorf("stored after stop: %v, want [two]", stored)
 	}
+	if srv.Companion(two) == nil || srv.Online(two) {
+		t.Errorf("after stop: two linked %v, online %v; want linked and offline", srv.Companion(two) != nil, srv.Online(two))
+	}
+	// Logging out a stopped session still tells WhatsApp: the device
+	// logs in once more to unlink itself.
+	if st, err := d.Client.Logout(ctx, "two"); err != nil || st.State != ctl.StateLoggedOut || st.Message != "" {
+		t.Fatalf("session.logout of a stopped session: %+v, %v", st, err)
+	}
+	if srv.Linked() != 0 {
+		t.Fatalf("after logging out the stopped session: %d linked", srv.Linked())
+	}
+	if stored, _ := b.Stored(ctx); len(stored) != 0 {
+		t.Errorf("stored after logout: %v", stored)
+	}
 }
 
 func TestStopDuringAStartEndsItWithoutAClientLeftRunning(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := newBackend(t, dir, nil, offline())
+	// WhatsApp never answers: the start hangs in the dial until stopped.
+	hang := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}}
+	b := openBackend(t, dir, hang, nil)
 	reg := sessions.New(sessions.Config{StateDir: dir, DefaultBackend: wm.Name}, b)
 	t.Cleanup(func() { reg.Close(context.Background()) })
 	done := make(chan error, 1)
@@ -570,11 +639,49 @@ func TestStopDuringAStartEndsItWithoutAClientLeftRunning(t *testing.T) {
 	if wm.RunningClient(b, "slow") != nil || cli.IsConnected() {
 		t.Fatal("a whatsmeow client is still running after stop")
 	}
-	// Events of the stopped client are ignored.
-	if wm.HandleEvent(b, "slow", &events.QR{Codes: []string{"2@late"}}) {
-		t.Fatal("a stopped session accepted an event")
-	}
 	if st, _ := reg.Get("slow"); st.State != ctl.StateStopped {
-		t.Fatalf("after a late event: %+v", st)
+		t.Fatalf("after the stop: %+v", st)
 	}
+}
+
+func TestForgedPairingIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	srv := newFake(t, wafake.Options{})
+	acct := newAccount(t, srv, "4915112340040", "Forged")
+	b := newBackend(t, dir, srv, nil)
+	d := startDaemon(t, b, dir, nil)
+	w := watch(t, d, "forged")
+	st := loginQR(t, d, "forged")
+	if err := acct.ScanForged(st.QR); err == nil || !strings.Contains(err.Error(), "hmac-mismatch") {
+		t.Fatalf("the device accepted a forged pairing: %v", err)
+	}
+	ev := skipToState(t, w, ctl.StateFailed, ctl.ReasonPairingRejected)
+	if !strings.Contains(ev.Session.Message, "HMAC") {
+		t.Errorf("message %q does not say why", ev.Session.Message)
+	}
+	if srv.Linked() != 0 {
+		t.Fatal("a forged pairing linked a device")
+	}
+	if stored, _ := b.Stored(context.Background()); len(stored) != 0 {
+		t.Fatalf("stored %v", stored)
+	}
+}
+
+// TestMissedKeepalivesShowAsDisconnected feeds whatsmeow's keepalive
+// events into a session connected to the fake: whatsmeow pings every 20
+// to 30 s and waits 10 s for the answer, too slow to wait out in a test.
+func TestMissedKeepalivesShowAsDisconnected(t *testing.T) {
+	dir := t.TempDir()
+	srv := newFake(t, wafake.Options{})
+	b := newBackend(t, dir, srv, nil)
+	d := startDaemon(t, b, dir, nil)
+	linkOverSocket(t, d, newAccount(t, srv, "4915112340050", "Ping"), "ping")
+	w := watch(t, d, "ping")
+	feed(t, b, "ping", &events.KeepAliveTimeout{ErrorCount: 3})
+	ev, _ := expectState(t, w, ctl.StateDisconnected, ctl.ReasonConnectionLost)
+	if !strings.Contains(ev.Session.Message, "3 keepalive") {
+		t.Errorf("message %q", ev.Session.Message)
+	}
+	feed(t, b, "ping", &events.KeepAliveRestored{})
+	expectState(t, w, ctl.StateConnected, "")
 }

@@ -9,11 +9,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"go.mau.fi/util/dbutil"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/store/sqlstore"
+	"go.mau.fi/whatsmeow/store/sqlstore/upgrades"
 	"go.mau.fi/whatsmeow/types"
 	waLog "go.mau.fi/whatsmeow/util/log"
 
@@ -33,13 +36,15 @@ var ErrStoreLocked = errors.New("whatsmeow store is in use by another process")
 
 // busyTimeout is how long a statement waits for another connection's
 // write lock before failing with SQLITE_BUSY.
-const busyTimeout = 10 * time.Second
+const busyTimeout = 30 * time.Second
 
 // deviceStore is the shared SQLite database: whatsmeow's tables plus ours.
 type deviceStore struct {
 	path      string
 	db        *sql.DB
+	wrapped   *dbutil.Database // db as whatsmeow's tables use it
 	container *sqlstore.Container
+	keysMu    sync.Mutex // serialises prepareKeys
 	lock      *os.File
 }
 
@@ -102,7 +107,12 @@ func (s *deviceStore) open(ctx context.Context, log waLog.Logger) error {
 		return fmt.Errorf("opening %s: %w", s.path, err)
 	}
 	// The dialect name is all dbutil needs: the connection pool is ours.
-	s.container = sqlstore.NewWithDB(db, "sqlite3", log)
+	if s.wrapped, err = dbutil.NewWithDB(db, "sqlite3"); err != nil {
+		return fmt.Errorf("opening %s: %w", s.path, err)
+	}
+	s.wrapped.UpgradeTable = upgrades.Table
+	s.wrapped.VersionTable = "whatsmeow_version"
+	s.container = sqlstore.NewWithWrappedDB(s.wrapped, log)
 	if err := s.container.Upgrade(ctx); err != nil {
 		return fmt.Errorf("upgrading whatsmeow tables in %s: %w", s.path, err)
 	}
@@ -204,6 +214,54 @@ func (s *deviceStore) device(ctx context.Context, client string) (*store.Device,
 	}
 	return s.container.NewDevice(), nil
 }
+
+// storedDevice returns client's paired device from the store, or nil.
+func (s *deviceStore) storedDevice(ctx context.Context, client string) (*store.Device, error) {
+	jid, ok, err := s.lookup(ctx, client)
+	if err != nil || !ok {
+		return nil, err
+	}
+	dev, err := s.container.GetDevice(ctx, jid)
+	if err != nil {
+		return nil, fmt.Errorf("loading device %s of %s: %w", jid, client, err)
+	}
+	return dev, nil
+}
+
+// initialPreKeys is how many one-time prekeys whatsmeow uploads after a
+// device's first login (prekeys.go, uploadPreKeys).
+const initialPreKeys = 812
+
+// prepareKeys generates the prekeys a newly paired device uploads at its
+// first login, in one transaction. whatsmeow would insert them one
+// statement at a time: 812 commits, which many devices pairing at once
+// queue up behind SQLite's single writer for tens of seconds. Call it
+// while the device's client is not connected: whatsmeow's own prekey
+// code takes its lock before the database's, this the other way round.
+// The keys are made in batches of preKeyBatch, one transaction each, so
+// that other sessions' writes get their turn between them.
+func (s *deviceStore) prepareKeys(ctx context.Context, dev *store.Device) error {
+	// One device's keys at a time: the batches of several devices would
+	// otherwise hold the write lock back to back.
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if up, err := dev.PreKeys.UploadedPreKeyCount(ctx); err != nil || up > 0 {
+		return err // not a first login: whatsmeow tops up as it needs
+	}
+	for n := uint32(preKeyBatch); ; n += preKeyBatch {
+		n = min(n, initialPreKeys)
+		err := s.wrapped.DoTxn(ctx, nil, func(ctx context.Context) error {
+			_, err := dev.PreKeys.GetOrGenPreKeys(ctx, n)
+			return err
+		})
+		if err != nil || n == initialPreKeys {
+			return err
+		}
+	}
+}
+
+// preKeyBatch is how many prekeys prepareKeys makes per transaction.
+const preKeyBatch = 128
 
 // forget deletes client's device row (whatsmeow's per-device tables
 // follow through their foreign keys) and its mapping. It reports the JID

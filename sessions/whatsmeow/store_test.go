@@ -6,43 +6,38 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"go.mau.fi/whatsmeow/types"
-	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/wafake"
 	"github.com/wad-project/wad/sessions"
 	wm "github.com/wad-project/wad/sessions/whatsmeow"
 )
 
-// loginOffline creates client's session on b, starts it, shows a QR,
-// pairs it as jid and connects it; it returns the session.
-func loginOffline(t testing.TB, b *wm.Backend, client string, jid types.JID) sessions.Session {
+// loginFake creates client's session on b, starts it, has acct's phone
+// scan its QR code and waits until it is connected; it returns the
+// session and the linked device.
+func loginFake(t testing.TB, b *wm.Backend, acct *wafake.Account, client string) (sessions.Session, types.JID) {
 	t.Helper()
 	s, err := b.New(context.Background(), newEnv(client, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := startAsync(s, sessions.StartOptions{})
-	waitRunning(t, b, client)
-	feed(t, b, client, &events.QR{Codes: []string{"2@qr-" + client}})
-	if err := waitErr(t, done); err != nil {
+	if err := waitErr(t, startAsync(s, sessions.StartOptions{})); err != nil {
 		t.Fatalf("start %s: %v", client, err)
 	}
-	pair(t, b, client, jid, "Push "+client)
-	feed(t, b, client, &events.Connected{})
-	if st := wm.StatusOf(s); st.State != ctl.StateConnected || st.JID != jid.ToNonAD().String() {
-		t.Fatalf("%s after Connected: %+v", client, st)
-	}
-	return s
+	jid := link(t, acct, func() ctl.Session { return wm.StatusOf(s) })
+	return s, jid
 }
 
 func TestStoreIsOneWALFileWithForeignKeysInAPrivateDir(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := newBackend(t, dir, nil)
+	b, _ := newOfflineBackend(t, dir, nil)
 	want := filepath.Join(dir, ".wwebjs_auth", "whatsmeow.db")
 	if b.Path() != want {
 		t.Fatalf("store path %s, want %s", b.Path(), want)
@@ -88,7 +83,7 @@ func TestStoreIsOneWALFileWithForeignKeysInAPrivateDir(t *testing.T) {
 
 func TestSecondDaemonCannotOpenTheSameStore(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := newBackend(t, dir, nil)
+	b, _ := newOfflineBackend(t, dir, nil)
 	_, err := wm.New(context.Background(), wm.Config{}, dir, nil)
 	if !errors.Is(err, wm.ErrStoreLocked) {
 		t.Fatalf("second open: err = %v, want ErrStoreLocked", err)
@@ -112,17 +107,20 @@ func TestSecondDaemonCannotOpenTheSameStore(t *testing.T) {
 
 func TestSeveralClientsShareOneStoreAndSurviveARestart(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := newBackend(t, dir, nil, offline())
-	clients := map[string]types.JID{
-		"sales":   deviceJID("4915100000001", 3),
-		"support": deviceJID("4915100000002", 7),
-		"ops":     deviceJID("4915100000003", 12),
-		"billing": deviceJID("4915100000004", 1),
-	}
+	srv := newFake(t, wafake.Options{})
+	b := newBackend(t, dir, srv, nil)
+	clients := map[string]types.JID{}
+	var mu sync.Mutex
 	// Pair them concurrently: the sessions share one *sql.DB.
 	var wg sync.WaitGroup
-	for c, jid := range clients {
-		wg.Go(func() { loginOffline(t, b, c, jid) })
+	for i, c := range []string{"sales", "support", "ops", "billing"} {
+		acct := newAccount(t, srv, "491510000000"+strconv.Itoa(i+1), c)
+		wg.Go(func() {
+			_, jid := loginFake(t, b, acct, c)
+			mu.Lock()
+			clients[c] = jid
+			mu.Unlock()
+		})
 	}
 	wg.Wait()
 	if t.Failed() {
@@ -144,7 +142,7 @@ func TestSeveralClientsShareOneStoreAndSurviveARestart(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b2, _ := newBackend(t, dir, nil, offline())
+	b2 := newBackend(t, dir, srv, nil)
 	stored, err = b2.Stored(context.Background())
 	if err != nil || !slices.Equal(stored, []string{"billing", "ops", "sales", "support"}) {
 		t.Fatalf("Stored() after restart = %v, %v", stored, err)
@@ -159,12 +157,11 @@ func TestSeveralClientsShareOneStoreAndSurviveARestart(t *testing.T) {
 	if cli.Store.ID == nil || *cli.Store.ID != clients["support"] {
 		t.Fatalf("restored device %v, want %v", cli.Store.ID, clients["support"])
 	}
-	feed(t, b2, "support", &events.Connected{})
 	if err := waitErr(t, done); err != nil {
 		t.Fatal(err)
 	}
-	st := wm.StatusOf(s)
-	if st.State != ctl.StateConnected || st.JID != "4915100000002@s.whatsapp.net" || st.PushName != "Push support" {
+	st := waitState(t, "connected", func() ctl.Session { return wm.StatusOf(s) }, func(s ctl.Session) bool { return s.State == ctl.StateConnected })
+	if st.JID != "4915100000002@s.whatsapp.net" || srv.Logins(clients["support"]) != 2 {
 		t.Fatalf("restored session: %+v", st)
 	}
 	for _, ev := range evs.all() {
@@ -185,10 +182,11 @@ func countRows(t testing.TB, b *wm.Backend, query string, args ...any) int {
 
 func TestLogoutRemovesOnlyThatClientsRows(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := newBackend(t, dir, nil, offline())
+	srv := newFake(t, wafake.Options{})
+	b := newBackend(t, dir, srv, nil)
 	ctx := context.Background()
-	a := loginOffline(t, b, "alpha", deviceJID("4915100000011", 2))
-	loginOffline(t, b, "beta", deviceJID("4915100000012", 4))
+	a, alpha := loginFake(t, b, newAccount(t, srv, "4915100000011", "Alpha"), "alpha")
+	_, beta := loginFake(t, b, newAccount(t, srv, "4915100000012", "Beta"), "beta")
 	// Give each device rows in a per-device whatsmeow table.
 	for _, c := range []string{"alpha", "beta"} {
 		cli := wm.RunningClient(b, c)
@@ -199,8 +197,8 @@ func TestLogoutRemovesOnlyThatClientsRows(t *testing.T) {
 			}
 		}
 	}
-	alphaJID, betaJID := "4915100000011:2@s.whatsapp.net", "4915100000012:4@s.whatsapp.net"
-	if n := countRows(t, b, "SELECT count(*) FROM whatsmeow_identity_keys WHERE our_jid = ?", alphaJID); n != 3 {
+	alphaJID, betaJID := alpha.String(), beta.String()
+	if n := countRows(t, b, "SELECT count(*) FROM whatsmeow_identity_keys WHERE our_jid = ?", alphaJID); n < 3 {
 		t.Fatalf("alpha identity rows before logout: %d", n)
 	}
 	if err := a.Logout(ctx); err != nil {
@@ -218,7 +216,7 @@ func TestLogoutRemovesOnlyThatClientsRows(t *testing.T) {
 		{"SELECT count(*) FROM whatsmeow_identity_keys WHERE our_jid = ?", alphaJID, 0},
 		{"SELECT count(*) FROM wad_whatsmeow_clients WHERE jid = ?", alphaJID, 0},
 		{"SELECT count(*) FROM whatsmeow_device WHERE jid = ?", betaJID, 1},
-		{"SELECT count(*) FROM whatsmeow_identity_keys WHERE our_jid = ?", betaJID, 3},
+		{"SELECT count(*) FROM whatsmeow_identity_keys WHERE our_jid = ? AND their_id LIKE '491510000099%'", betaJID, 3},
 		{"SELECT count(*) FROM wad_whatsmeow_clients WHERE jid = ?", betaJID, 1},
 	}
 	for _, c := range checks {
@@ -232,12 +230,15 @@ func TestLogoutRemovesOnlyThatClientsRows(t *testing.T) {
 	if st := wm.RunningClient(b, "beta"); st == nil {
 		t.Error("beta stopped running when alpha logged out")
 	}
+	if srv.Companion(alpha) != nil || srv.Companion(beta) == nil {
+		t.Error("the logout did not unlink alpha, or unlinked beta, upstream")
+	}
 }
 
 func TestStopKeepsTheLoginAndTheNextStartResumesIt(t *testing.T) {
-	b, _ := newBackend(t, t.TempDir(), nil, offline())
-	jid := deviceJID("4915100000021", 5)
-	s := loginOffline(t, b, "keep", jid)
+	srv := newFake(t, wafake.Options{})
+	b := newBackend(t, t.TempDir(), srv, nil)
+	s, jid := loginFake(t, b, newAccount(t, srv, "4915100000021", "Keep"), "keep")
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -251,11 +252,11 @@ func TestStopKeepsTheLoginAndTheNextStartResumesIt(t *testing.T) {
 	if cli := waitRunning(t, b, "keep"); cli.Store.ID == nil || *cli.Store.ID != jid {
 		t.Fatalf("resumed with device %v, want %v", cli.Store.ID, jid)
 	}
-	feed(t, b, "keep", &events.Connected{})
 	if err := waitErr(t, done); err != nil {
 		t.Fatal(err)
 	}
-	if st := wm.StatusOf(s); st.State != ctl.StateConnected {
-		t.Fatalf("resumed: %+v", st)
+	waitState(t, "connected", func() ctl.Session { return wm.StatusOf(s) }, func(s ctl.Session) bool { return s.State == ctl.StateConnected })
+	if srv.Logins(jid) != 2 || srv.Linked() != 1 {
+		t.Fatalf("logins %d, linked %d; want the one device logged in twice", srv.Logins(jid), srv.Linked())
 	}
 }
