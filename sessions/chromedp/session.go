@@ -158,6 +158,11 @@ func (s *Session) Logout(ctx context.Context) error {
 		note = "WhatsApp could not be told (" + err.Error() + "); remove the device on the phone under Linked devices"
 		return nil
 	}
+	if err := ctx.Err(); err != nil {
+		// No time left to tell WhatsApp: start nothing that could
+		// half-happen.
+		return notTold(err)
+	}
 	r := s.current()
 	switch {
 	case r != nil && !r.isTorn() && s.st.Get().State == ctl.StateConnected:
