@@ -28,12 +28,9 @@ func waitCtx(t *testing.T) context.Context {
 }
 
 func TestSentTextIsDecryptedByTheContactAndReceiptsComeBack(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
+	srv, _, d := newDaemon(t, wafake.Options{})
 	me := newAccount(t, srv, "4915112340010", "Sales")
 	contact := newAccount(t, srv, "4917612340011", "Kunde")
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
 	linkOverSocket(t, d, me, "sales")
 	w := watch(t, d, "sales")
 	ctx := waitCtx(t)
@@ -83,12 +80,9 @@ func TestSentTextIsDecryptedByTheContactAndReceiptsComeBack(t *testing.T) {
 }
 
 func TestContactMessageArrivesAsAnEventAndIsAcknowledged(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
+	srv, _, d := newDaemon(t, wafake.Options{})
 	me := newAccount(t, srv, "4915112340020", "Support")
 	contact := newAccount(t, srv, "4917612340021", "Kundin")
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
 	jid := linkOverSocket(t, d, me, "support")
 	w := watch(t, d, "support")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -127,12 +121,9 @@ func TestContactMessageArrivesAsAnEventAndIsAcknowledged(t *testing.T) {
 // TestMessagesSentWhileStoppedArriveAtTheNextLogin: the server holds what
 // a device misses and delivers it when the device is back.
 func TestMessagesSentWhileStoppedArriveAtTheNextLogin(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
+	srv, _, d := newDaemon(t, wafake.Options{})
 	me := newAccount(t, srv, "4915112340030", "Ops")
 	contact := newAccount(t, srv, "4917612340031", "Kunde")
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
 	linkOverSocket(t, d, me, "ops")
 	ctx := waitCtx(t)
 	if _, err := d.Client.Stop(ctx, "ops"); err != nil {
@@ -152,11 +143,8 @@ func TestMessagesSentWhileStoppedArriveAtTheNextLogin(t *testing.T) {
 }
 
 func TestPhoneLoginShowsTheCodeThePhoneEnters(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
+	srv, _, d := newDaemon(t, wafake.Options{})
 	acct := newAccount(t, srv, "4915112345678", "Field")
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
 	w := watch(t, d, "field")
 	r := waitLogin(t, loginAsync(d.Client, ctl.LoginParams{Client: "field", Phone: "+49 151 1234-5678"}))
 	if r.err != nil || r.st.State != ctl.StatePairing || r.st.PairCode == "" || r.st.QR != "" {
@@ -189,10 +177,7 @@ func TestPhoneLoginShowsTheCodeThePhoneEnters(t *testing.T) {
 }
 
 func TestPairingCodeRefusedByWhatsAppFailsTheLogin(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
+	_, _, d := newDaemon(t, wafake.Options{})
 	// No account has this number: WhatsApp answers 400.
 	r := waitLogin(t, loginAsync(d.Client, ctl.LoginParams{Client: "field", Phone: "+4915199999999"}))
 	if r.err != nil {

@@ -183,11 +183,8 @@ func linkOverSocket(t *testing.T, d *daemontest.Daemon, acct *wafake.Account, cl
 }
 
 func TestLoginPairsWithThePhoneAndConnects(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
+	srv, b, d := newDaemon(t, wafake.Options{})
 	acct := newAccount(t, srv, "4915112345678", "Sales Desk")
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
 	w := watch(t, d, "sales")
 
 	st := loginQR(t, d, "sales")
@@ -231,11 +228,8 @@ func TestLoginPairsWithThePhoneAndConnects(t *testing.T) {
 }
 
 func TestDroppedConnectionReconnectsOnItsOwn(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
+	srv, _, d := newDaemon(t, wafake.Options{})
 	acct := newAccount(t, srv, "4915112340001", "Ops")
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
 	jid := linkOverSocket(t, d, acct, "ops")
 	w := watch(t, d, "ops")
 	srv.Drop(jid)
@@ -250,11 +244,8 @@ func TestDroppedConnectionReconnectsOnItsOwn(t *testing.T) {
 }
 
 func TestStreamReplacedFailsAndTheNextLoginResumesWithoutQR(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
+	srv, b, d := newDaemon(t, wafake.Options{})
 	acct := newAccount(t, srv, "4915112340002", "Ops")
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
 	jid := linkOverSocket(t, d, acct, "ops")
 	w := watch(t, d, "ops")
 	srv.Replace(jid)
@@ -275,10 +266,7 @@ func TestStreamReplacedFailsAndTheNextLoginResumesWithoutQR(t *testing.T) {
 }
 
 func TestServerSideEventsEndSessionsWithActionableReasons(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
+	srv, b, d := newDaemon(t, wafake.Options{})
 	cases := []struct {
 		client  string
 		paired  bool
@@ -360,10 +348,7 @@ func TestServerSideEventsEndSessionsWithActionableReasons(t *testing.T) {
 // published in turn, then the session fails with qr_timeout.
 func TestQRCodesRotateThenRunOutWithQRTimeout(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{Refs: 2})
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
+	srv, _, d := newDaemon(t, wafake.Options{Refs: 2})
 	w := watch(t, d, "late")
 	first := loginQR(t, d, "late").QR
 	if ev := skipToKind(t, w, ctl.KindQR); ev.QR != first {
@@ -389,10 +374,7 @@ func TestQRCodesRotateThenRunOutWithQRTimeout(t *testing.T) {
 // client joins the one session; each client shows one QR code, is
 // scanned once and ends up as one linked device.
 func TestFiftyConcurrentLoginsForTenClientsPairTenDevices(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
+	srv, b, d := newDaemon(t, wafake.Options{})
 	const clients, perClient = 10, 5
 	type res struct {
 		client string
@@ -523,11 +505,8 @@ func stringOf(v any) string {
 }
 
 func TestValidationRefusesBadPhonesJIDsAndEmptyTexts(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
+	srv, b, d := newDaemon(t, wafake.Options{})
 	acct := newAccount(t, srv, "4915100000031", "V")
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, phone := range []string{"12345", "+0151123456", "+49 abc", "+1234", "49151123456789012345"} {
@@ -565,10 +544,7 @@ func TestValidationRefusesBadPhonesJIDsAndEmptyTexts(t *testing.T) {
 }
 
 func TestLogoutOverTheSocketDeletesTheLoginAndRemovesTheSession(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
+	srv, b, d := newDaemon(t, wafake.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	one := linkOverSocket(t, d, newAccount(t, srv, "4915100000041", "One"), "one")
@@ -645,11 +621,8 @@ func TestStopDuringAStartEndsItWithoutAClientLeftRunning(t *testing.T) {
 }
 
 func TestForgedPairingIsRefused(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
+	srv, b, d := newDaemon(t, wafake.Options{})
 	acct := newAccount(t, srv, "4915112340040", "Forged")
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
 	w := watch(t, d, "forged")
 	st := loginQR(t, d, "forged")
 	if err := acct.ScanForged(st.QR); err == nil || !strings.Contains(err.Error(), "hmac-mismatch") {
@@ -671,10 +644,7 @@ func TestForgedPairingIsRefused(t *testing.T) {
 // events into a session connected to the fake: whatsmeow pings every 20
 // to 30 s and waits 10 s for the answer, too slow to wait out in a test.
 func TestMissedKeepalivesShowAsDisconnected(t *testing.T) {
-	dir := t.TempDir()
-	srv := newFake(t, wafake.Options{})
-	b := newBackend(t, dir, srv, nil)
-	d := startDaemon(t, b, dir, nil)
+	srv, b, d := newDaemon(t, wafake.Options{})
 	linkOverSocket(t, d, newAccount(t, srv, "4915112340050", "Ping"), "ping")
 	w := watch(t, d, "ping")
 	feed(t, b, "ping", &events.KeepAliveTimeout{ErrorCount: 3})
@@ -684,4 +654,14 @@ func TestMissedKeepalivesShowAsDisconnected(t *testing.T) {
 	}
 	feed(t, b, "ping", &events.KeepAliveRestored{})
 	expectState(t, w, ctl.StateConnected, "")
+}
+
+// newDaemon starts a fake WhatsApp server with opts and a daemon whose
+// whatsmeow backend reaches only it, on a fresh state dir.
+func newDaemon(t *testing.T, opts wafake.Options) (*wafake.Server, *wm.Backend, *daemontest.Daemon) {
+	t.Helper()
+	dir := t.TempDir()
+	srv := newFake(t, opts)
+	b := newBackend(t, dir, srv, nil)
+	return srv, b, startDaemon(t, b, dir, nil)
 }
