@@ -85,8 +85,7 @@ func TestContactMessageArrivesAsAnEventAndIsAcknowledged(t *testing.T) {
 	contact := newAccount(t, srv, "4917612340021", "Kundin")
 	jid := linkOverSocket(t, d, me, "support")
 	w := watch(t, d, "support")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := waitCtx(t)
 
 	sent, err := contact.SendMessage(me.JID(), textMessage("Wann kommt meine Bestellung?"))
 	if err != nil {

@@ -122,7 +122,7 @@ func openBackend(t testing.TB, stateDir string, hc *http.Client, log *slog.Logge
 // client, and returns it.
 func waitRunning(t testing.TB, b *wm.Backend, client string) *wa.Client {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if cli := wm.RunningClient(b, client); cli != nil {
 			return cli

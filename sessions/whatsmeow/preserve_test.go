@@ -54,7 +54,7 @@ func TestRestartInPreserveModeRestoresTheLoginWithoutQR(t *testing.T) {
 	if cli.Store.ID == nil || *cli.Store.ID != jid {
 		t.Fatalf("restored session runs device %v, want the stored %v", cli.Store.ID, jid)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		st := status(t, d2, "sales")
 		if st.State == ctl.StateConnected {
@@ -95,7 +95,10 @@ func TestResetRestartsLeaveNoDeadLinkedDevice(t *testing.T) {
 	ctx := context.Background()
 	srv := newFake(t, wafake.Options{})
 	acct := newAccount(t, srv, "4915112345670", "Sales Desk")
-	reset := func(c *daemon.Config) { c.Reaper.Mode = reaper.ModeReset }
+	reset := func(c *daemon.Config) {
+		c.Reaper.Mode = reaper.ModeReset
+		c.ShutdownTimeout = daemon.Duration(60 * time.Second) // a loaded test machine's unlink
+	}
 	linked := func(want int) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)

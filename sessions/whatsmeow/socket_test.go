@@ -140,7 +140,7 @@ func skipToKind(t *testing.T, w *ctl.Watcher, kind string) ctl.Event {
 
 func status(t *testing.T, d *daemontest.Daemon, client string) ctl.Session {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := d.Client.Session(ctx, client)
 	if err != nil {
@@ -151,7 +151,7 @@ func status(t *testing.T, d *daemontest.Daemon, client string) ctl.Session {
 
 func watch(t *testing.T, d *daemontest.Daemon, client string) *ctl.Watcher {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w, err := d.Client.Watch(ctx, ctl.SubscribeParams{Clients: []string{client}})
 	if err != nil {

@@ -38,7 +38,7 @@ func TestWactlLoginDrawsQRThenConnects(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	waitOutput := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for !strings.Contains(out.String(), want) {
 			if time.Now().After(deadline) {
 				cmd.Process.Kill()
