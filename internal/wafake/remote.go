@@ -53,7 +53,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.mau.fi/whatsmeow/types"
@@ -97,13 +96,7 @@ func HTTPClientFor(addr string, caPEM []byte) (*http.Client, error) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("wafake: no CA certificate in the PEM given")
 	}
-	return httpClient(func(ctx context.Context, network, target string) (net.Conn, error) {
-		if target != Host+":443" {
-			return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("wafake refuses %s: %w", target, syscall.ECONNREFUSED)}
-		}
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", addr)
-	}, pool), nil
+	return httpClient(dialOnly(addr, nil), pool), nil
 }
 
 // ServeRemote runs a Server with opts for a parent process that drives

@@ -170,14 +170,26 @@ func (s *Server) logf(format string, args ...any) {
 // Host:443, and refuses (and records) every other address, so a client
 // using it can reach nothing but the fake.
 func (s *Server) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	if addr != Host+":443" {
+	return dialOnly(s.ln.Addr().String(), func(target string) {
 		s.mu.Lock()
-		s.refused = append(s.refused, addr)
+		s.refused = append(s.refused, target)
 		s.mu.Unlock()
-		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("wafake refuses %s: %w", addr, syscall.ECONNREFUSED)}
+	})(ctx, network, addr)
+}
+
+// dialOnly returns a dialer that connects Host:443 to the fake listening
+// at addr and refuses every other target, telling refused (if not nil).
+func dialOnly(addr string, refused func(target string)) func(ctx context.Context, network, target string) (net.Conn, error) {
+	return func(ctx context.Context, network, target string) (net.Conn, error) {
+		if target != Host+":443" {
+			if refused != nil {
+				refused(target)
+			}
+			return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("wafake refuses %s: %w", target, syscall.ECONNREFUSED)}
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
 	}
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", s.ln.Addr().String())
 }
 
 // Refused lists the addresses Dial refused, in order.
