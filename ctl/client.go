@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -209,13 +211,22 @@ func (c *Client) Close() error {
 // is gone, or goes before the reply arrives, gives ErrClosed; a ctx that
 // ends first gives ctx.Err().
 func (c *Client) Call(ctx context.Context, method string, params, result any) error {
-	return c.call(ctx, method, params, result, nil)
+	return c.call(ctx, method, params, result, nil, nil)
+}
+
+// CallFiles is Call passing files with the request over the Unix socket
+// (SCM_RIGHTS): the daemon reads or writes them with the rights they were
+// opened with, and never opens a path itself. In params, an "fd" of n
+// names files[n]. The caller keeps ownership of files (and may close
+// them once CallFiles returns).
+func (c *Client) CallFiles(ctx context.Context, method string, params, result any, files ...*os.File) error {
+	return c.call(ctx, method, params, result, nil, files)
 }
 
 // call is Call with a hook that runs on the reading goroutine when the
 // successful reply arrives (see pendingCall.onResult). When call returns nil,
 // the hook has run; when it returns an error, the hook has not.
-func (c *Client) call(ctx context.Context, method string, params, result any, onResult func(json.RawMessage)) error {
+func (c *Client) call(ctx context.Context, method string, params, result any, onResult func(json.RawMessage), files []*os.File) error {
 	if err := c.connect(ctx); err != nil {
 		return err
 	}
@@ -241,7 +252,12 @@ func (c *Client) call(ctx context.Context, method string, params, result any, on
 	} else {
 		nc.SetWriteDeadline(time.Time{})
 	}
-	err := enc.Encode(wire{JSONRPC: "2.0", ID: &raw, Method: method, Params: params})
+	var err error
+	if len(files) == 0 {
+		err = enc.Encode(wire{JSONRPC: "2.0", ID: &raw, Method: method, Params: params})
+	} else {
+		err = writeWithFiles(nc, wire{JSONRPC: "2.0", ID: &raw, Method: method, Params: params}, files)
+	}
 	c.wmu.Unlock()
 	if err != nil {
 		c.mu.Lock()
@@ -274,6 +290,34 @@ func (c *Client) call(ctx context.Context, method string, params, result any, on
 		return fmt.Errorf("decoding %s result: %w", method, err)
 	}
 	return nil
+}
+
+// writeWithFiles writes msg as one line, the descriptors of files
+// attached to its first byte: the daemon gives a request the descriptors
+// that arrive with its line.
+func writeWithFiles(nc net.Conn, msg any, files []*os.File) error {
+	uc, ok := nc.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("passing files needs a Unix socket connection, not %T", nc)
+	}
+	line, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	n, _, err := uc.WriteMsgUnix(line, syscall.UnixRights(fds...), nil)
+	runtime.KeepAlive(files)
+	if err != nil {
+		return err
+	}
+	if n < len(line) {
+		_, err = uc.Write(line[n:])
+	}
+	return err
 }
 
 // Version returns the daemon's version.
@@ -395,7 +439,7 @@ func (c *Client) Watch(ctx context.Context, p SubscribeParams) (*Watcher, error)
 		}
 		c.watches[w.ID] = w
 	}
-	if err := c.call(ctx, MethodSubscribe, p, nil, register); err != nil {
+	if err := c.call(ctx, MethodSubscribe, p, nil, register, nil); err != nil {
 		return nil, err
 	}
 	if w.ID == "" {

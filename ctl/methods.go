@@ -11,6 +11,12 @@ const (
 	MethodLogout      = "session.logout"
 	MethodStop        = "session.stop"
 	MethodSend        = "message.send"
+	MethodReact       = "message.react"
+	MethodEdit        = "message.edit"
+	MethodRevoke      = "message.revoke"
+	MethodDownload    = "message.download"
+	MethodRead        = "chat.read"
+	MethodPresence    = "chat.presence"
 	MethodSubscribe   = "events.subscribe"
 	MethodUnsubscribe = "events.unsubscribe"
 
@@ -56,6 +62,12 @@ var Methods = []Method{
 	{MethodLogout, Write},
 	{MethodStop, Write},
 	{MethodSend, Write},
+	{MethodReact, Write},
+	{MethodEdit, Write},
+	{MethodRevoke, Write},
+	{MethodDownload, Read},
+	{MethodRead, Write},
+	{MethodPresence, Write},
 	{MethodSubscribe, Read},
 	{MethodUnsubscribe, Read},
 }

@@ -106,10 +106,25 @@ type Message struct {
 	Timestamp time.Time `json:"timestamp,omitzero"`
 	FromMe    bool      `json:"from_me,omitempty"`
 	Text      string    `json:"text,omitempty"`
-	// Type is "text" or the media kind ("image", "video", "audio",
-	// "document", "sticker", "location", "contact", ...).
+	// Type is "text", a media kind ("image", "video", "audio", "voice",
+	// "document", "sticker"), "location", "contact", or what else
+	// WhatsApp sent ("poll", "unknown", ...).
 	Type    string `json:"type,omitempty"`
 	Caption string `json:"caption,omitempty"`
+	// Media describes the file of a media message.
+	Media    *MediaInfo   `json:"media,omitempty"`
+	Location *Location    `json:"location,omitempty"`
+	Contact  *ContactCard `json:"contact,omitempty"`
+	// ReplyTo is the id of the message this one quotes.
+	ReplyTo string `json:"reply_to,omitempty"`
+	// Mentions are the JIDs the message tags.
+	Mentions []string `json:"mentions,omitempty"`
+	// TargetID, in reaction, edit and revoke events, is the id of the
+	// message reacted to, edited or revoked.
+	TargetID string `json:"target_id,omitempty"`
+	// Emoji is a reaction event's emoji; empty means the reaction was
+	// removed.
+	Emoji string `json:"emoji,omitempty"`
 }
 
 // Receipt reports delivery or read of messages this account sent (or read
@@ -129,10 +144,18 @@ const (
 	KindQR      = "qr"
 	KindMessage = "message"
 	KindReceipt = "receipt"
+	// KindReaction: someone (this account on another device included)
+	// reacted to a message; Message.TargetID and Message.Emoji.
+	KindReaction = "reaction"
+	// KindEdit: a message was edited; Message.TargetID and the new
+	// Message.Text.
+	KindEdit = "edit"
+	// KindRevoke: a message was deleted for everyone; Message.TargetID.
+	KindRevoke = "revoke"
 )
 
 // Kinds lists every event kind.
-var Kinds = []string{KindState, KindQR, KindMessage, KindReceipt}
+var Kinds = []string{KindState, KindQR, KindMessage, KindReceipt, KindReaction, KindEdit, KindRevoke}
 
 // Event is the params object of an "event" notification.
 type Event struct {
@@ -208,10 +231,19 @@ type LoginParams struct {
 // SendParams are the params of message.send. To is an E.164 number
 // ("+4915112345678") or a WhatsApp JID ("4915112345678@s.whatsapp.net",
 // "120363...@g.us").
+// Exactly one of Text, Media, Location and Contact is the message; a
+// media message's text is its Media.Caption. ReplyTo quotes an earlier
+// message of the same chat; Mentions (E.164 numbers or JIDs) are tagged
+// in a text or caption.
 type SendParams struct {
-	Client string `json:"client"`
-	To     string `json:"to"`
-	Text   string `json:"text"`
+	Client   string       `json:"client"`
+	To       string       `json:"to"`
+	Text     string       `json:"text,omitempty"`
+	Media    *Media       `json:"media,omitempty"`
+	Location *Location    `json:"location,omitempty"`
+	Contact  *ContactCard `json:"contact,omitempty"`
+	ReplyTo  string       `json:"reply_to,omitempty"`
+	Mentions []string     `json:"mentions,omitempty"`
 }
 
 // SendResult is the result of message.send: WhatsApp's message id and the

@@ -725,7 +725,7 @@ func (r *Registry) Send(ctx context.Context, client, to, text string) (ctl.SendR
 	if err := ctl.ValidateText(text); err != nil {
 		return ctl.SendResult{}, err
 	}
-	res, err := r.Do(ctx, client, SendText{To: jid, Text: text})
+	res, err := r.Do(ctx, client, Send{To: jid, Text: text})
 	if err != nil {
 		return ctl.SendResult{}, err
 	}

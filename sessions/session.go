@@ -130,15 +130,6 @@ type Op interface {
 	Method() string
 }
 
-// SendText sends one text message. Its result is ctl.SendResult.
-type SendText struct {
-	To   string // a JID, already normalised by ctl.ParseRecipient
-	Text string // validated by ctl.ValidateText
-}
-
-// Method returns ctl.MethodSend.
-func (SendText) Method() string { return ctl.MethodSend }
-
 // ErrUnsupported is returned by Session.Do for an Op the backend does not
 // perform.
 var ErrUnsupported = errors.New("operation not supported by this backend")

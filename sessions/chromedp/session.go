@@ -210,7 +210,7 @@ func (s *Session) deleteProfile() error {
 // Do performs op; chromedp sessions perform SendText.
 func (s *Session) Do(ctx context.Context, op sessions.Op) (any, error) {
 	switch op := op.(type) {
-	case sessions.SendText:
+	case sessions.Send:
 		return s.send(ctx, op.To, op.Text)
 	}
 	return nil, sessions.ErrUnsupported

@@ -314,7 +314,7 @@ func (s *Session) Process() (int, int64) {
 
 // Do performs SendText: it records the message and returns a made-up id.
 func (s *Session) Do(_ context.Context, op sessions.Op) (any, error) {
-	m, ok := op.(sessions.SendText)
+	m, ok := op.(sessions.Send)
 	if !ok {
 		return nil, sessions.ErrUnsupported
 	}

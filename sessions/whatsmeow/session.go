@@ -409,7 +409,7 @@ func unlink(ctx context.Context, cli *wa.Client) error {
 // Do performs op; whatsmeow sessions perform every Op in ops.
 func (s *session) Do(ctx context.Context, op sessions.Op) (any, error) {
 	switch op := op.(type) {
-	case sessions.SendText:
+	case sessions.Send:
 		return s.send(ctx, op.To, op.Text)
 	}
 	return nil, sessions.ErrUnsupported
