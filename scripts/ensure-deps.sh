@@ -14,6 +14,7 @@ command -v lintian >/dev/null 2>&1 || need="$need lintian" # packaging tests
 command -v rpm >/dev/null 2>&1 || need="$need rpm"
 command -v systemd-nspawn >/dev/null 2>&1 || need="$need systemd-container" # make e2e
 command -v node >/dev/null 2>&1 || need="$need nodejs" # contrib example client
+command -v ffmpeg >/dev/null 2>&1 || need="$need ffmpeg" # video thumbnails; media test files
 
 if [ -z "$need" ]; then
 	exit 0
