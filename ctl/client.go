@@ -133,7 +133,9 @@ func (c *Client) connect(ctx context.Context) error {
 // in arrival order, until the connection ends.
 func (c *Client) read(nc net.Conn) {
 	sc := bufio.NewScanner(nc)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	// A message.download reply carries up to 3/4 of the daemon's
+	// max_media_request_bytes as base64.
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<30)
 	for sc.Scan() {
 		var m wire
 		if json.Unmarshal(sc.Bytes(), &m) != nil {

@@ -3,6 +3,8 @@ package ctl
 import (
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxClientIDLen bounds client ids; they become file names.
@@ -111,4 +113,52 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// MaxMessageIDLen bounds message ids. WhatsApp's are 16 to 32 hex or
+// base32 characters; other clients use up to 64 or so.
+const MaxMessageIDLen = 128
+
+var messageIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// ValidateMessageID returns an invalid-params Error unless id looks like
+// a WhatsApp message id: 1 to 128 letters, digits, '.', '_', ':' or '-'.
+// what names the param in the error.
+func ValidateMessageID(what, id string) error {
+	if id == "" {
+		return Errorf(CodeInvalidParams, "%s is required: a message id", what)
+	}
+	if !messageIDRe.MatchString(id) {
+		return Errorf(CodeInvalidParams, "invalid %s %q: a message id is 1 to %d letters, digits, '.', '_', ':' or '-'", what, truncate(id, 80), MaxMessageIDLen)
+	}
+	return nil
+}
+
+// MaxEmojiLen bounds a reaction in bytes: one emoji, ZWJ sequences and
+// modifiers included.
+const MaxEmojiLen = 64
+
+// ValidateEmoji returns an invalid-params Error for a reaction that is
+// not one short run of non-space characters ("" removes a reaction).
+func ValidateEmoji(e string) error {
+	if e == "" {
+		return nil
+	}
+	if len(e) > MaxEmojiLen || !utf8.ValidString(e) || strings.ContainsFunc(e, unicode.IsSpace) {
+		return Errorf(CodeInvalidParams, "invalid emoji %q: give one emoji (or \"\" to remove the reaction)", truncate(e, 80))
+	}
+	return nil
+}
+
+// ParseUserJID is ParseRecipient for a param that must name a person (a
+// mention, a contact): an E.164 number, a user JID or a LID.
+func ParseUserJID(what, s string) (string, error) {
+	jid, err := ParseRecipient(s)
+	if err != nil {
+		return "", Errorf(CodeInvalidParams, "%s: %s", what, err.(*Error).Message)
+	}
+	if !strings.HasSuffix(jid, "@"+ServerUser) && !strings.HasSuffix(jid, "@"+ServerLID) {
+		return "", Errorf(CodeInvalidParams, "%s: %q is not a person: give an E.164 number or a user JID", what, truncate(s, 80))
+	}
+	return jid, nil
 }

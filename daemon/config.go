@@ -36,6 +36,9 @@ type Config struct {
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	// MaxRequestBytes bounds one JSON-RPC request line.
 	MaxRequestBytes int `toml:"max_request_bytes"`
+	// MaxMediaRequestBytes bounds a message.send line, which may carry a
+	// file as base64 (larger files go by descriptor).
+	MaxMediaRequestBytes int `toml:"max_media_request_bytes"`
 
 	Sessions  SessionsConfig   `toml:"sessions"`
 	Whatsmeow whatsmeow.Config `toml:"whatsmeow"`
@@ -57,9 +60,14 @@ type Duration = time.Duration
 // Defaults.
 const (
 	DefaultMaxRequestBytes = 1 << 20
-	DefaultShutdownTimeout = 20 * time.Second
-	DefaultStartTimeout    = sessions.DefaultStartTimeout
-	DefaultBackend         = "whatsmeow"
+	// DefaultMaxMediaRequestBytes fits the largest file WhatsApp accepts
+	// for every kind but documents (a 64 MiB video, base64 encoded, with
+	// room for the rest of the request); documents up to WhatsApp's 2 GiB
+	// go by descriptor.
+	DefaultMaxMediaRequestBytes = 96 << 20
+	DefaultShutdownTimeout      = 20 * time.Second
+	DefaultStartTimeout         = sessions.DefaultStartTimeout
+	DefaultBackend              = "whatsmeow"
 )
 
 // DefaultConfig returns the embedded defaults: paths from the environment
@@ -68,11 +76,12 @@ const (
 // config file.
 func DefaultConfig() Config {
 	return Config{
-		Socket:          defaultSocket(),
-		StateDir:        defaultStateDir(),
-		LogLevel:        "info",
-		ShutdownTimeout: DefaultShutdownTimeout,
-		MaxRequestBytes: DefaultMaxRequestBytes,
+		Socket:               defaultSocket(),
+		StateDir:             defaultStateDir(),
+		LogLevel:             "info",
+		ShutdownTimeout:      DefaultShutdownTimeout,
+		MaxRequestBytes:      DefaultMaxRequestBytes,
+		MaxMediaRequestBytes: DefaultMaxMediaRequestBytes,
 		Sessions: SessionsConfig{
 			DefaultBackend: DefaultBackend,
 			StartTimeout:   DefaultStartTimeout,
@@ -210,6 +219,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxRequestBytes < 4096 {
 		errs = append(errs, fmt.Errorf("max_request_bytes: %d is too small (minimum 4096)", c.MaxRequestBytes))
+	}
+	if c.MaxMediaRequestBytes < c.MaxRequestBytes {
+		errs = append(errs, fmt.Errorf("max_media_request_bytes: %d is less than max_request_bytes (%d)", c.MaxMediaRequestBytes, c.MaxRequestBytes))
 	}
 	if c.Sessions.MaxSessions < 0 {
 		errs = append(errs, errors.New("sessions.max_sessions: must be 0 (no limit) or more"))

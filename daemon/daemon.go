@@ -16,6 +16,7 @@ import (
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/reaper"
 	"github.com/wad-project/wad/sessions"
+	"github.com/wad-project/wad/sessions/media"
 )
 
 // Options configure a Daemon.
@@ -43,6 +44,7 @@ type Daemon struct {
 	ln       *listener
 	reg      *sessions.Registry
 	backends []sessions.Backend
+	media    *media.Preparer
 	table    table
 	notify   func(string)
 	// alive proves the registry is not wedged (watchdog); a test seam.
@@ -81,6 +83,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		}
 	}
 	d := &Daemon{
+		media:    &media.Preparer{TempDir: os.TempDir(), Log: log},
 		log:      log,
 		version_: o.Version,
 		started:  time.Now().UTC(),
@@ -187,7 +190,8 @@ func (d *Daemon) serveConn(c net.Conn) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := newLineChannel(c, c, d.config().MaxRequestBytes)
+	cfg := d.config()
+	lines := newLineChannel(c, cfg.MaxRequestBytes, cfg.MaxMediaRequestBytes)
 	cs := &connState{ctx: ctx, lines: lines}
 	rctx := withPeer(context.WithValue(ctx, connKey{}, cs), p)
 	srv := jrpc2.NewServer(d.table, &jrpc2.ServerOptions{

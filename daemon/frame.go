@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -38,7 +40,12 @@ import (
 type lineChannel struct {
 	r   *bufio.Reader
 	wc  io.WriteCloser
-	max int
+	max int // bytes in a line that carries media as data (message.send)
+	// plainMax bounds every other line.
+	plainMax int
+	fr       *fdReader // nil unless the connection is a Unix socket
+	off      int64     // bytes of the stream consumed by readLine
+	files    requestFiles
 
 	mu      sync.Mutex // serialises writes; guards the fields below
 	pending int        // requests read that still owe a reply
@@ -59,11 +66,21 @@ var errUnattributable = errors.New("request too large, without a readable id at 
 
 var _ channel.Channel = (*lineChannel)(nil)
 
-func newLineChannel(r io.Reader, wc io.WriteCloser, max int) *lineChannel {
-	return &lineChannel{
-		r: bufio.NewReaderSize(r, 64<<10), wc: wc, max: max,
+// newLineChannel frames the connection rw. Lines may be plainMax bytes,
+// or mediaMax for the methods that carry media. A Unix socket connection
+// also receives descriptors (SCM_RIGHTS) for the requests that pass them.
+func newLineChannel(rw io.ReadWriteCloser, plainMax, mediaMax int) *lineChannel {
+	c := &lineChannel{
+		wc: rw, max: max(plainMax, mediaMax), plainMax: plainMax,
 		replied: make(chan struct{}, 1), closed: make(chan struct{}),
 	}
+	var r io.Reader = rw
+	if uc, ok := rw.(*net.UnixConn); ok {
+		c.fr = newFDReader(uc)
+		r = c.fr
+	}
+	c.r = bufio.NewReaderSize(r, 64<<10)
+	return c
 }
 
 // afterReply returns a channel that is closed once the reply to the
@@ -100,7 +117,11 @@ func (c *lineChannel) Send(msg []byte) error {
 		msg = c.nulls.restore(msg, ids)
 	}
 	err := c.writeLocked(msg)
+	if c.fr != nil && ids == nil {
+		ids = replyIDs(msg)
+	}
 	for _, id := range ids {
+		c.files.done(string(id))
 		if ch := c.waits[string(id)]; ch != nil {
 			close(ch)
 			delete(c.waits, string(id))
@@ -171,9 +192,25 @@ func (c *lineChannel) end(err error) error {
 
 func (c *lineChannel) Recv() ([]byte, error) {
 	for {
+		start := c.off
 		line, tooLong, err := c.readLine()
+		var files []*os.File
+		var truncated bool
+		if c.fr != nil {
+			files, truncated = c.fr.take(start, c.off)
+		}
+		limit := c.max
+		if !tooLong && len(line) > c.plainMax && !carriesMedia(line) {
+			tooLong, limit, line = true, c.plainMax, line[:c.plainMax]
+		}
+		if tooLong || len(files) > 0 && requestID(line) == "" {
+			// A descriptor needs a request to take it: one request
+			// object with an id, read whole.
+			closeFiles(files)
+			files = nil
+		}
 		if tooLong {
-			if werr := c.tooLarge(line); werr != nil {
+			if werr := c.tooLarge(line, limit); werr != nil {
 				return nil, werr
 			}
 			if err != nil {
@@ -203,6 +240,9 @@ func (c *lineChannel) Recv() ([]byte, error) {
 		if nullID {
 			line = c.nulls.assign(line)
 		}
+		if len(files) > 0 {
+			c.files.put(requestID(line), files, truncated)
+		}
 		if reply {
 			c.pending++
 		}
@@ -221,8 +261,11 @@ func (c *lineChannel) Recv() ([]byte, error) {
 // readable id the error carries id null, and tooLarge returns
 // errUnattributable so that the connection closes. It returns the write's
 // error if the reply cannot be written.
-func (c *lineChannel) tooLarge(prefix []byte) error {
-	msg := fmt.Sprintf("request too large: the limit is %d bytes per line", c.max)
+func (c *lineChannel) tooLarge(prefix []byte, limit int) error {
+	msg := fmt.Sprintf("request too large: the limit is %d bytes per line", limit)
+	if limit < c.max {
+		msg += fmt.Sprintf(" (%d for %s with media)", c.max, ctl.MethodSend)
+	}
 	id, ok := leadingID(prefix)
 	if !ok {
 		id = json.RawMessage("null")
@@ -394,6 +437,7 @@ func (c *lineChannel) readLine() (line []byte, tooLong bool, err error) {
 	var buf []byte
 	for {
 		chunk, err := c.r.ReadSlice('\n')
+		c.off += int64(len(chunk))
 		if !tooLong {
 			if len(buf)+len(chunk) > c.max+1 {
 				tooLong = true
@@ -415,7 +459,28 @@ func (c *lineChannel) readLine() (line []byte, tooLong bool, err error) {
 	}
 }
 
+// carriesMedia reports whether line is a message.send with media as
+// base64 data, which may use the larger line limit.
+func carriesMedia(line []byte) bool {
+	var m struct {
+		Method string `json:"method"`
+		Params struct {
+			Media *struct {
+				Data json.RawMessage `json:"data"`
+			} `json:"media"`
+		} `json:"params"`
+	}
+	return json.Unmarshal(line, &m) == nil && m.Method == ctl.MethodSend && m.Params.Media != nil && len(m.Params.Media.Data) > 2
+}
+
 func (c *lineChannel) Close() error {
 	c.once.Do(func() { close(c.closed) })
-	return c.wc.Close()
+	err := c.wc.Close()
+	// The reader has stopped or will fail now; what it collected has no
+	// taker any more.
+	c.files.closeAll()
+	if c.fr != nil {
+		c.fr.close()
+	}
+	return err
 }

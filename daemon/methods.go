@@ -28,6 +28,12 @@ func (d *Daemon) methods(spec []ctl.Method) table {
 		ctl.MethodLogout:      bind(d.logout),
 		ctl.MethodStop:        bind(d.stop),
 		ctl.MethodSend:        bind(d.send),
+		ctl.MethodReact:       bind(d.react),
+		ctl.MethodEdit:        bind(d.edit),
+		ctl.MethodRevoke:      bind(d.revoke),
+		ctl.MethodDownload:    bind(d.download),
+		ctl.MethodRead:        bind(d.read),
+		ctl.MethodPresence:    bind(d.presence),
 		ctl.MethodSubscribe:   bind(d.subscribe),
 		ctl.MethodUnsubscribe: bind(d.unsubscribe),
 	})
@@ -103,13 +109,6 @@ func (d *Daemon) stop(ctx context.Context, c *call, a ctl.ClientParams) (ctl.Ses
 		return ctl.Session{}, err
 	}
 	return d.reg.Stop(ctx, a.Client)
-}
-
-func (d *Daemon) send(ctx context.Context, c *call, a ctl.SendParams) (ctl.SendResult, error) {
-	if err := c.client(a.Client); err != nil {
-		return ctl.SendResult{}, err
-	}
-	return d.reg.Send(ctx, a.Client, a.To, a.Text)
 }
 
 // subscribe starts a subscription on the calling connection. Its events

@@ -675,11 +675,17 @@ func (r *Registry) finish(ctx context.Context, e *entry, kind opKind, by string,
 	}
 }
 
-// Do performs op on the client's connected session. It fails with invalid
-// params for a bad client id, session not found, backend unavailable when
-// the backend does not support op, not ready unless the session is
-// connected, and with whatever the backend reports.
-func (r *Registry) Do(ctx context.Context, client string, op Op) (any, error) {
+// Check reports whether the client's session could perform op now,
+// with the errors Do would give: invalid params for a bad client id,
+// session not found, backend unavailable when the backend does not
+// support op, not ready unless the session is connected. Callers that
+// must read or upload something for op check first.
+func (r *Registry) Check(client string, op Op) error {
+	_, err := r.check(client, op)
+	return err
+}
+
+func (r *Registry) check(client string, op Op) (*entry, error) {
 	e, err := r.lookup(client)
 	if err != nil {
 		return nil, err
@@ -693,6 +699,16 @@ func (r *Registry) Do(ctx context.Context, client string, op Op) (any, error) {
 			msg += " (" + st.Reason + ")"
 		}
 		return nil, ctl.Errorf(ctl.CodeSessionNotReady, "%s", msg)
+	}
+	return e, nil
+}
+
+// Do performs op on the client's connected session. It fails as Check
+// does, and with whatever the backend reports.
+func (r *Registry) Do(ctx context.Context, client string, op Op) (any, error) {
+	e, err := r.check(client, op)
+	if err != nil {
+		return nil, err
 	}
 	r.mu.Lock()
 	if r.closed {

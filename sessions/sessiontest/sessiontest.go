@@ -9,7 +9,10 @@ package sessiontest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -204,7 +207,19 @@ func (s *Session) Client() string { return s.env.Client }
 func (s *Session) IsRunning() bool { return s.running.Load() }
 
 // Sent is a message the session was asked to send.
-type Sent struct{ To, Text string }
+type Sent struct {
+	To, Text string
+	// Media is what a media message's file held when Do read it: its
+	// kind, mime and the SHA-256 of its bytes (hex).
+	Media *SentMedia
+}
+
+// SentMedia describes the file of a sent media message.
+type SentMedia struct {
+	Kind, Mime, Filename, Caption string
+	Size                          int64
+	SHA256                        string
+}
 
 // enter counts a lifecycle call and an overlap if another is in flight.
 func (s *Session) enter() func() {
@@ -312,7 +327,8 @@ func (s *Session) Process() (int, int64) {
 	return 4242, 1 << 20
 }
 
-// Do performs SendText: it records the message and returns a made-up id.
+// Do performs Send: it records the message (reading a media file to
+// its end, as a backend uploading it would) and returns a made-up id.
 func (s *Session) Do(_ context.Context, op sessions.Op) (any, error) {
 	m, ok := op.(sessions.Send)
 	if !ok {
@@ -321,9 +337,18 @@ func (s *Session) Do(_ context.Context, op sessions.Op) (any, error) {
 	if s.St.Get().State != ctl.StateConnected {
 		return nil, ctl.Errorf(ctl.CodeSessionNotReady, "not connected")
 	}
+	sent := Sent{To: m.To, Text: m.Text}
+	if f := m.Media; f != nil {
+		h := sha256.New()
+		n, err := io.Copy(h, f.Reader())
+		if err != nil {
+			return nil, err
+		}
+		sent.Media = &SentMedia{Kind: f.Kind, Mime: f.Mime, Filename: f.Filename, Caption: f.Caption, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.Sent = append(s.Sent, Sent{m.To, m.Text})
+	s.Sent = append(s.Sent, sent)
 	return ctl.SendResult{ID: fmt.Sprintf("TEST%04d", len(s.Sent)), Timestamp: time.Unix(1700000000, 0).UTC()}, nil
 }
 
