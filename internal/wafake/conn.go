@@ -47,6 +47,9 @@ type conn struct {
 	// Set at login; nil while pairing.
 	acct *Account
 	dev  *Companion
+	// available is set while the device has announced itself available
+	// (<presence type=available>, presence.go). Guarded by s.mu.
+	available bool
 
 	wmuWait sync.Mutex
 	waiters map[string]chan *waBinary.Node
@@ -303,7 +306,7 @@ func (c *conn) handle(n *waBinary.Node) {
 	switch n.Tag {
 	case "iq":
 		c.handleIQ(n)
-	case "ack", "receipt", "presence", "message", "notification", "call":
+	case "ack", "receipt", "presence", "chatstate", "message", "notification", "call":
 		c.handleStanza(n)
 	}
 }

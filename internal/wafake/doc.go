@@ -51,26 +51,68 @@
 // (Account.Receipts, WaitReceipt), and Server.Acks lists a device's
 // acks. What the server sends a device it holds until the device
 // acknowledges it: an offline device gets it when it next goes active,
-// followed by <ib><offline count=N/></ib> (Server.Queued). Not done
-// yet: group and broadcast messages (sender keys; a message to a group
-// is acked with error 501), answering retry receipts (the phone records
-// them, and a message it cannot decrypt, with Message.Err, but sends
-// none and re-sends nothing), read-self receipts to the reader's own
-// companions, and the signed key-index-list in device lists, which
-// whatsmeow does not read.
+// followed by <ib><offline count=N/></ib> (Server.Queued). The stanza
+// says what a message is without decrypting it, both ways: type (text,
+// media, reaction, poll), edit (1 an edit, 7 the sender's revoke or a
+// reaction taken back, 8 an admin's revoke) and the <enc>'s mediatype
+// and decrypt-fail; the phone records them (Message.Type, Edit,
+// MediaType) and sets them on what it sends. Account.React, Edit and
+// Revoke are the contact's phone reacting to, editing and deleting
+// messages as the apps do (a ReactionMessage with the target's key; a
+// ProtocolMessage MESSAGE_EDIT inside EditedMessage; a ProtocolMessage
+// REVOKE).
+//
+// Media (media.go) runs as on WhatsApp: the w:m media_conn query
+// answers an auth, its TTLs and one host, the fake's Host, so uploads
+// and downloads reach the fake's listener like the websocket does. The
+// upload endpoint takes whatsmeow's POST
+// /mms/<type>/<token>?auth=...&token=... (the token the base64url
+// SHA-256 of the encrypted body), refuses a bad auth (401), a token
+// that does not match (400) or too large a body (413), stores the blob
+// and answers url and direct_path shaped like WhatsApp's
+// (/v/t62.<bucket>/<ids>_n.enc?ccb=11-4&oh=...&oe=<hex expiry>&_nc_sid=...,
+// the url that on https://Host with &mms3=true); Server.Uploads lists
+// them. The CDN serves a blob by its path whatever query a client adds,
+// checking the URL's signature (oh) and expiry (oe), 403 if wrong;
+// Server.ExpireMedia makes blobs answer 404, as media the server has
+// dropped. Account.UploadMedia and SendMedia are the phone encrypting
+// (a random media key, HKDF-SHA256 to iv, AES-256-CBC key and HMAC key
+// with the kind's info, 10 bytes of HMAC appended) and sending a file;
+// Account.DownloadMedia is the phone fetching, checking and decrypting
+// one it was sent.
+//
+// Presence and chat state (presence.go): a device's <presence
+// type=available|unavailable> sets whether it gets typing
+// notifications; a <chatstate> (composing, with media=audio when
+// recording, or paused) is recorded at the user's phone
+// (Account.ChatStates, WaitChatState) and passed to that user's
+// available devices only, never held; Account.SendChatState is the
+// phone typing. The privacy query is answered with a new account's
+// defaults (read receipts on, so MarkRead sends read receipts).
+//
+// Not done yet: group and broadcast messages (sender keys; a message to
+// a group is acked with error 501), answering retry receipts (the
+// phone records them, and a message it cannot decrypt, with
+// Message.Err, but sends none and re-sends nothing), read-self receipts
+// to the reader's own companions (one is acked and passed to no one),
+// media retry receipts (a device asking for expired media to be
+// uploaded again: recorded at its own phone as a receipt of type
+// server-error, passed to no device, not answered), answers to
+// presence subscriptions, chat states to groups, and the signed
+// key-index-list in device lists, which whatsmeow does not read.
 //
 // Nothing in it reaches the network: Server.Dial and Server.HTTPClient
 // (and HTTPClientFor, for a fake in another process) connect only to the
 // fake's own loopback listener and refuse (and record) every other
-// address.
+// address; media uses the same listener.
 //
 // For benchmarks the fake can run in a child process (remote.go:
 // ServeRemote, StartRemote), so that its memory is not counted as the
 // measured daemon's; the two processes share the Noise root key
 // (RootKey, UseRoot) and talk a small line protocol.
 //
-// Extending it: a new protocol area (media upload and download, groups,
-// presence, app state) goes in a file of its own that registers handlers in
+// Extending it: a new protocol area (groups, app state, calls) goes in
+// a file of its own that registers handlers in
 // the tables in iq.go (preLoginIQs, loggedInIQs by "xmlns type
 // first-child", stanzas by tag) and adds methods on Account for what the
 // phone or a contact does. Write what the real server does, from
@@ -98,7 +140,18 @@
 // padMessage/unpadMessage), receipt.go (parseReceipt,
 // sendMessageReceipt, MarkRead, sendAck), retry.go (what a retry
 // receipt carries), connectionevents.go handleIB and
-// store/signal.go's serializer; and for the other
-// areas the files their own doc comments name. Run the wafake and
-// sessions/whatsmeow tests.
+// store/signal.go's serializer; for reactions, edits and revokes
+// send.go (BuildMessageKey, BuildReaction, BuildEdit, BuildRevoke,
+// getTypeFromMessage, getMediaTypeFromMessage, getEditAttribute,
+// prepareMessageNode's edit, mediatype and decrypt-fail), message.go
+// parseMessageInfo and types/events Message.UnwrapRaw; for media
+// mediaconn.go (queryMediaConn's attributes), upload.go (rawUpload's
+// URL, query and headers, the JSON it decodes), download.go
+// (Download's choice of URL or direct path, DownloadMediaWithPath's
+// URL, getMediaKeys, the media types' HKDF info and mms types, the
+// 403/404/410 errors, the retry rule), download-to-file.go,
+// mediaretry.go, util/cbcutil and util/hkdfutil; for presence
+// presence.go (SendPresence, SendChatPresence, handleChatState) and
+// privacysettings.go; and for the other areas the files their own doc
+// comments name. Run the wafake and sessions/whatsmeow tests.
 package wafake

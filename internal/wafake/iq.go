@@ -134,8 +134,8 @@ var (
 	preLoginIQs = map[string]handler{}
 	// loggedInIQs answer iqs of a logged-in device, by iqKey.
 	loggedInIQs = map[string]handler{}
-	// stanzas handle message, receipt, ack, presence, notification and
-	// call nodes of a logged-in device, by tag.
+	// stanzas handle message, receipt, ack, presence, chatstate,
+	// notification and call nodes of a logged-in device, by tag.
 	stanzas = map[string]handler{}
 )
 

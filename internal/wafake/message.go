@@ -50,8 +50,16 @@ type Message struct {
 	// to someone else: the copy for its own devices, a DeviceSentMessage.
 	IsFromMe bool
 	// Category is the stanza's category ("peer" for a device's protocol
-	// messages to its own phone), Type its type (text, media, ...).
+	// messages to its own phone), Type its type (text, media, reaction,
+	// poll).
 	Category, Type string
+	// Edit is the stanza's edit attribute: "1" for an edit, "7" for the
+	// sender's revoke (or a reaction taken back), "8" for an admin's;
+	// empty for a plain message.
+	Edit string
+	// MediaType is its <enc>'s mediatype (image, video, audio, ptt,
+	// document, sticker, url, vcard, ...), empty for none.
+	MediaType string
 	// Timestamp is the server's time for the message.
 	Timestamp time.Time
 	// EncType is the Signal message type it came in: pkmsg (the session
@@ -125,7 +133,8 @@ type phone struct {
 	received []Message
 	receipts []Receipt
 	sent     []Sent
-	changed  chan struct{} // closed when received or receipts grow
+	states   []ChatState   // chat states sent to the account (presence.go)
+	changed  chan struct{} // closed when received, receipts or states grow
 }
 
 // outItem is a stanza the server holds for a device until the device
@@ -265,18 +274,120 @@ func newMessageID() string {
 }
 
 // stanzaType is a message stanza's type attribute for msg, as the apps
-// (and whatsmeow's getTypeFromMessage) set it for the common kinds.
+// (and whatsmeow's getTypeFromMessage) set it: reaction, poll, media
+// for what mediaTypeOf names, and text for everything else, protocol
+// messages (edits, revokes) included. Wrappers (view once, ephemeral,
+// document with caption, lottie sticker) are looked through.
 func stanzaType(msg *waE2E.Message) string {
+	msg = unwrapMessage(msg)
 	switch {
-	case msg.ReactionMessage != nil, msg.EncReactionMessage != nil:
+	case msg.GetReactionMessage() != nil, msg.GetEncReactionMessage() != nil:
 		return "reaction"
-	case msg.PollCreationMessage != nil, msg.PollUpdateMessage != nil:
+	case msg.GetPollCreationMessage() != nil, msg.GetPollUpdateMessage() != nil:
 		return "poll"
-	case msg.ImageMessage != nil, msg.VideoMessage != nil, msg.AudioMessage != nil,
-		msg.DocumentMessage != nil, msg.StickerMessage != nil, msg.ContactMessage != nil:
+	case mediaTypeOf(msg) != "":
 		return "media"
 	}
 	return "text"
+}
+
+// mediaTypeOf is the mediatype attribute of a 1:1 message's <enc> (what
+// whatsmeow reads into MessageInfo.MediaType), as whatsmeow's
+// getMediaTypeFromMessage sets it; empty for a message without one.
+func mediaTypeOf(msg *waE2E.Message) string {
+	msg = unwrapMessage(msg)
+	switch {
+	case msg.GetExtendedTextMessage() != nil && msg.GetExtendedTextMessage().Title != nil:
+		return "url" // a link preview
+	case msg.GetImageMessage() != nil:
+		return "image"
+	case msg.GetStickerMessage() != nil:
+		return "sticker"
+	case msg.GetDocumentMessage() != nil:
+		return "document"
+	case msg.GetAudioMessage() != nil:
+		if msg.GetAudioMessage().GetPTT() {
+			return "ptt"
+		}
+		return "audio"
+	case msg.GetVideoMessage() != nil:
+		if msg.GetVideoMessage().GetGifPlayback() {
+			return "gif"
+		}
+		return "video"
+	case msg.GetContactMessage() != nil:
+		return "vcard"
+	case msg.GetContactsArrayMessage() != nil:
+		return "contact_array"
+	case msg.GetListMessage() != nil:
+		return "list"
+	case msg.GetListResponseMessage() != nil:
+		return "list_response"
+	case msg.GetButtonsResponseMessage() != nil:
+		return "buttons_response"
+	case msg.GetOrderMessage() != nil:
+		return "order"
+	case msg.GetProductMessage() != nil:
+		return "product"
+	case msg.GetInteractiveResponseMessage() != nil:
+		return "native_flow_response"
+	}
+	return ""
+}
+
+// The edit attribute of a message stanza (whatsmeow: types.EditAttribute
+// and getEditAttribute): what the server and the receiving clients know
+// a message replaces without decrypting it.
+const (
+	editMessage      = "1" // an edit of the sender's message
+	editSenderRevoke = "7" // the sender deleting its message (or its reaction)
+	editAdminRevoke  = "8" // a group admin deleting someone's message
+)
+
+// editAttr is the edit attribute for msg: 1 for an edit (a
+// ProtocolMessage MESSAGE_EDIT, sent inside EditedMessage), 7 for a
+// revoke of one's own message and for a reaction taken back (empty
+// text), 8 for a revoke of another's; empty for anything else.
+func editAttr(msg *waE2E.Message) string {
+	if inner := msg.GetEditedMessage().GetMessage(); inner != nil {
+		return editAttr(inner)
+	}
+	if pm := msg.GetProtocolMessage(); pm != nil && pm.GetKey() != nil {
+		switch pm.GetType() {
+		case waE2E.ProtocolMessage_REVOKE:
+			if pm.GetKey().GetFromMe() {
+				return editSenderRevoke
+			}
+			return editAdminRevoke
+		case waE2E.ProtocolMessage_MESSAGE_EDIT:
+			if pm.GetEditedMessage() != nil {
+				return editMessage
+			}
+		}
+		return ""
+	}
+	if rm := msg.GetReactionMessage(); rm != nil && rm.GetText() == "" {
+		return editSenderRevoke
+	}
+	if k := msg.GetKeepInChatMessage(); k != nil && k.GetKey().GetFromMe() && k.GetKeepType() == waE2E.KeepType_UNDO_KEEP_FOR_ALL {
+		return editSenderRevoke
+	}
+	return ""
+}
+
+// encAttrs are the attributes of a 1:1 message's <enc> besides v and
+// type: the media type, and decrypt-fail="hide" for what a client must
+// not show a "waiting for this message" placeholder for when it cannot
+// decrypt it (edits, revokes, reactions, poll votes).
+func encAttrs(msg *waE2E.Message) waBinary.Attrs {
+	attrs := waBinary.Attrs{}
+	if mt := mediaTypeOf(msg); mt != "" {
+		attrs["mediatype"] = mt
+	}
+	if editAttr(msg) != "" || stanzaType(msg) == "reaction" || msg.GetPollUpdateMessage() != nil {
+		attrs["decrypt-fail"] = "hide"
+	}
+	return attrs
 }
 
 // altAttrs names the other addressing of jid's user for a stanza: with
@@ -375,6 +486,7 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 	to := ag.JID("to")
 	typ := ag.OptionalString("type")
 	category := ag.OptionalString("category")
+	edit := ag.OptionalString("edit")
 	if !ag.OK() {
 		s.logf("message without id or to: %v", ag.Error())
 		return
@@ -440,8 +552,9 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 		encType, _ := r.enc.Attrs["type"].(string)
 		if r.comp == nil {
 			content, _ := r.enc.Content.([]byte)
+			mediaType, _ := r.enc.Attrs["mediatype"].(string)
 			in := inbound{
-				id: id, t: now, typ: typ, category: category, lid: lid,
+				id: id, t: now, typ: typ, category: category, edit: edit, mediaType: mediaType, lid: lid,
 				from: sender, dev: self.JID.Device, fromComp: self,
 				chat: sender.userJID(lid), encType: encType, content: content,
 			}
@@ -486,6 +599,7 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 // inbound is a message for a phone, as the server hands it over.
 type inbound struct {
 	id, typ, category string
+	edit, mediaType   string
 	t                 time.Time
 	lid               bool       // the message's addressing
 	from              *Account   // the sending account
@@ -507,7 +621,7 @@ func (a *Account) receive(in inbound) {
 	rec := Message{
 		ID: in.id, Sender: in.from.deviceJID(in.dev, false), SenderLID: in.from.deviceJID(in.dev, true),
 		Chat: in.chat, IsFromMe: in.fromMe, Category: in.category, Type: in.typ, Timestamp: time.Unix(in.t.Unix(), 0),
-		EncType: in.encType,
+		Edit: in.edit, MediaType: in.mediaType, EncType: in.encType,
 	}
 	want := *in.from.Identity.Pub
 	if in.fromComp != nil {
@@ -618,6 +732,13 @@ func (c *conn) handleReceipt(n *waBinary.Node) {
 		}
 	}
 	s.mu.Unlock()
+	if typ == "read-self" {
+		// Read with read receipts off (whatsmeow's MarkRead when the
+		// account's readreceipts privacy is none): the other party is
+		// not told. Passing it to the reader's own devices is not done.
+		s.logf("read-self receipt %s to %s: not passed on", id, to)
+		return
+	}
 	if r == nil {
 		s.logf("receipt %s to unknown %s", id, to)
 		return
@@ -629,6 +750,12 @@ func (c *conn) handleReceipt(n *waBinary.Node) {
 		}
 	}
 	fwd := waBinary.Node{Tag: "receipt", Attrs: attrs, Content: n.Content}
+	if typ == "server-error" {
+		// A media retry request (whatsmeow's SendMediaRetryReceipt, to
+		// the device's own user) is for the server, which would have
+		// the sender's phone upload again; it is only recorded.
+		targets = nil
+	}
 	for _, comp := range targets {
 		s.deliver(comp, fwd, from, typ)
 	}
@@ -681,7 +808,9 @@ type dest struct {
 // pkmsg until the other device answers, a msg after. The server delivers
 // each copy: the recipient's phone decrypts and records it and sends a
 // delivery receipt back; a companion gets a <message> from the phone
-// (held while it is offline). It returns what it sent.
+// (held while it is offline). The stanza carries the type and edit
+// attributes and the <enc>s the mediatype and decrypt-fail a phone sets
+// for msg. It returns what it sent.
 func (a *Account) SendMessage(to types.JID, msg *waE2E.Message) (Sent, error) {
 	s := a.s
 	if to.Device != 0 || (to.Server != types.DefaultUserServer && to.Server != types.HiddenUserServer) {
@@ -700,7 +829,7 @@ func (a *Account) SendMessage(to types.JID, msg *waE2E.Message) (Sent, error) {
 		return Sent{}, err
 	}
 	id := newMessageID()
-	typ := stanzaType(msg)
+	typ, edit, encExtra := stanzaType(msg), editAttr(msg), encAttrs(msg)
 
 	a.ph.sendMu.Lock()
 	defer a.ph.sendMu.Unlock()
@@ -779,12 +908,15 @@ func (a *Account) SendMessage(to types.JID, msg *waE2E.Message) (Sent, error) {
 		}
 		if d.comp == nil {
 			d.acct.receive(inbound{
-				id: id, t: now, typ: typ, lid: lid, from: a, chat: from,
+				id: id, t: now, typ: typ, edit: edit, mediaType: mediaTypeOf(msg), lid: lid, from: a, chat: from,
 				encType: o.encType, content: o.ct,
 			})
 			continue
 		}
 		attrs := waBinary.Attrs{"from": from, "id": id, "t": now.Unix(), "type": typ}
+		if edit != "" {
+			attrs["edit"] = edit
+		}
 		if a.PushName != "" {
 			attrs["notify"] = a.PushName
 		}
@@ -795,6 +927,9 @@ func (a *Account) SendMessage(to types.JID, msg *waE2E.Message) (Sent, error) {
 			altAttrs(attrs, "sender", a, lid)
 		}
 		enc := waBinary.Node{Tag: "enc", Attrs: waBinary.Attrs{"v": "2", "type": o.encType}, Content: o.ct}
+		for k, v := range encExtra {
+			enc.Attrs[k] = v
+		}
 		s.deliver(d.comp, waBinary.Node{Tag: "message", Attrs: attrs, Content: []waBinary.Node{enc}}, from, "")
 	}
 	return sent, nil

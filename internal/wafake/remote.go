@@ -30,6 +30,9 @@ package wafake
 //	linked                        Server.Linked
 //	online                        devices with a logged-in connection
 //	logins                        successful logins of all devices
+//	uploads                       media uploads so far (Server.Uploads)
+//	expire [<direct path> ...]    Server.ExpireMedia; the result is the
+//	                              count expired
 //	rss                           the child's resident set (VmRSS), bytes
 //
 // Requests run concurrently (a scan waits for the device's answer) and
@@ -182,6 +185,10 @@ func (s *Server) remoteRequest(req string) (string, error) {
 		}
 		s.mu.Unlock()
 		return strconv.Itoa(n), nil
+	case "uploads":
+		return strconv.Itoa(len(s.Uploads())), nil
+	case "expire":
+		return strconv.Itoa(s.ExpireMedia(strings.Fields(args)...)), nil
 	case "rss":
 		n, err := vmRSS()
 		return strconv.FormatUint(n, 10), err
@@ -387,6 +394,21 @@ func (rm *Remote) Online(ctx context.Context) (int, error) { return rm.count(ctx
 
 // Logins counts the successful logins of all devices so far.
 func (rm *Remote) Logins(ctx context.Context) (int, error) { return rm.count(ctx, "logins") }
+
+// Uploads counts the media uploads to the remote fake (Server.Uploads).
+func (rm *Remote) Uploads(ctx context.Context) (int, error) { return rm.count(ctx, "uploads") }
+
+// ExpireMedia makes blobs of the remote fake no longer downloadable
+// (Server.ExpireMedia: those at the direct paths given, or all) and
+// returns how many it expired.
+func (rm *Remote) ExpireMedia(ctx context.Context, directPaths ...string) (int, error) {
+	for _, p := range directPaths {
+		if p == "" || strings.ContainsAny(p, " \n") {
+			return 0, fmt.Errorf("wafake: direct path %q cannot be sent", p)
+		}
+	}
+	return rm.count(ctx, strings.TrimSpace("expire "+strings.Join(directPaths, " ")))
+}
 
 // RSS is the remote fake process's resident set size in bytes.
 func (rm *Remote) RSS(ctx context.Context) (uint64, error) {

@@ -78,6 +78,28 @@ func TestRemoteFakePairsAndReportsOverItsLineProtocol(t *testing.T) {
 		t.Fatalf("rss = %d, %v", rss, err)
 	}
 
+	// Media goes up and comes down through the same client; expired, it
+	// is gone.
+	data := []byte("a file for the remote fake")
+	up, err := cli.Upload(ctx, data, wa.MediaDocument)
+	if err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	count("uploads", rm.Uploads, 1)
+	got, err := cli.DownloadMediaWithPath(ctx, up.DirectPath, up.FileEncSHA256, up.FileSHA256, up.MediaKey, len(data), wa.MediaDocument, "")
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("download: %q, %v", got, err)
+	}
+	if n, err := rm.ExpireMedia(ctx, up.DirectPath); err != nil || n != 1 {
+		t.Fatalf("expire: %d, %v", n, err)
+	}
+	if _, err := cli.DownloadMediaWithPath(ctx, up.DirectPath, up.FileEncSHA256, up.FileSHA256, up.MediaKey, len(data), wa.MediaDocument, ""); !errors.Is(err, wa.ErrMediaDownloadFailedWith404) {
+		t.Fatalf("download after expiry: %v", err)
+	}
+	if n, err := rm.ExpireMedia(ctx); err != nil || n != 0 {
+		t.Fatalf("expire all again: %d, %v", n, err)
+	}
+
 	// The client reaches nothing but the fake's address.
 	for _, addr := range []string{"g.whatsapp.net:443", "web.whatsapp.com:80"} {
 		if _, err := hc.Get("https://" + addr + "/"); err == nil || !errors.Is(err, syscall.ECONNREFUSED) {

@@ -97,6 +97,11 @@ type Server struct {
 	// pairing ref, and each phone number's newest. Guarded by mu.
 	codes      map[string]*codePairing
 	phoneCodes map[string]*codePairing
+
+	// Media (media.go): auths, blobs and uploads, under their own
+	// mutex, and the phones' HTTP client for the CDN.
+	media   mediaStore
+	mediaHC *http.Client
 }
 
 // New starts a Server on 127.0.0.1 with a fresh TLS CA and Noise key.
@@ -130,6 +135,7 @@ func New(opts Options) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws/chat", s.serveWS)
+	s.routeMedia(mux)
 	s.hs = &http.Server{
 		Handler:           mux,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
@@ -157,6 +163,11 @@ func (s *Server) Close() error {
 	}
 	err := s.hs.Close()
 	s.wg.Wait()
+	s.media.mu.Lock()
+	if s.mediaHC != nil {
+		s.mediaHC.CloseIdleConnections()
+	}
+	s.media.mu.Unlock()
 	return err
 }
 
