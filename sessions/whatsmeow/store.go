@@ -238,30 +238,34 @@ const initialPreKeys = 812
 // queue up behind SQLite's single writer for tens of seconds. Call it
 // while the device's client is not connected: whatsmeow's own prekey
 // code takes its lock before the database's, this the other way round.
-// The keys are made in batches of preKeyBatch, one transaction each, so
-// that other sessions' writes get their turn between them.
+//
+// One device's keys at a time, and a pause after each: SQLite's busy
+// handler polls (the longest sleep between tries is 100 ms), so a writer
+// that commits and begins again at once, or devices whose transactions
+// follow each other back to back, can starve every other writer past
+// busyTimeout. The pause lets them in.
 func (s *deviceStore) prepareKeys(ctx context.Context, dev *store.Device) error {
-	// One device's keys at a time: the batches of several devices would
-	// otherwise hold the write lock back to back.
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	if up, err := dev.PreKeys.UploadedPreKeyCount(ctx); err != nil || up > 0 {
 		return err // not a first login: whatsmeow tops up as it needs
 	}
-	for n := uint32(preKeyBatch); ; n += preKeyBatch {
-		n = min(n, initialPreKeys)
-		err := s.wrapped.DoTxn(ctx, nil, func(ctx context.Context) error {
-			_, err := dev.PreKeys.GetOrGenPreKeys(ctx, n)
-			return err
-		})
-		if err != nil || n == initialPreKeys {
-			return err
-		}
+	err := s.wrapped.DoTxn(ctx, nil, func(ctx context.Context) error {
+		_, err := dev.PreKeys.GetOrGenPreKeys(ctx, initialPreKeys)
+		return err
+	})
+	t := time.NewTimer(writerPause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
+	return err
 }
 
-// preKeyBatch is how many prekeys prepareKeys makes per transaction.
-const preKeyBatch = 128
+// writerPause is how long prepareKeys leaves the database to other
+// writers after each device: longer than SQLite's longest busy sleep.
+const writerPause = 150 * time.Millisecond
 
 // forget deletes client's device row (whatsmeow's per-device tables
 // follow through their foreign keys) and its mapping. It reports the JID
