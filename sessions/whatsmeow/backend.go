@@ -94,9 +94,6 @@ func (b *Backend) New(ctx context.Context, env sessions.Env) (sessions.Session, 
 	return s, nil
 }
 
-// ops are the operations whatsmeow sessions perform (sessions.Op methods).
-var ops = map[string]bool{ctl.MethodSend: true}
-
 // Supports reports whether whatsmeow sessions perform the operation.
 func (b *Backend) Supports(method string) bool { return ops[method] }
 

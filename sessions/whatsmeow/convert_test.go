@@ -63,14 +63,15 @@ func TestIncomingMessagesCarryTextOrMediaTypeAndCaption(t *testing.T) {
 		{"sticker", &waE2E.Message{StickerMessage: &waE2E.StickerMessage{}}, ctl.Message{Type: "sticker"}, false},
 		{"location", &waE2E.Message{LocationMessage: &waE2E.LocationMessage{DegreesLatitude: proto.Float64(52.5), DegreesLongitude: proto.Float64(13.4), Name: proto.String("Berlin")}}, ctl.Message{Type: "location", Text: "52.500000,13.400000", Caption: "Berlin"}, false},
 		{"contact", &waE2E.Message{ContactMessage: &waE2E.ContactMessage{DisplayName: proto.String("Ann")}}, ctl.Message{Type: "contact", Text: "Ann"}, false},
-		{"reaction", &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Text: proto.String("👍")}}, ctl.Message{Type: "reaction", Text: "👍"}, false},
+		{"reaction", &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Text: proto.String("👍")}}, ctl.Message{Type: "reaction"}, false},
 		{"poll", &waE2E.Message{PollCreationMessageV3: &waE2E.PollCreationMessage{Name: proto.String("lunch?")}}, ctl.Message{Type: "poll", Text: "lunch?"}, false},
-		{"revoke is not a message", &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum()}}, ctl.Message{}, true},
+		{"revoke", &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum()}}, ctl.Message{Type: "revoke"}, false},
+		{"other protocol messages are not messages", &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_EPHEMERAL_SETTING.Enum()}}, ctl.Message{}, true},
 		{"bare sender key is not a message", &waE2E.Message{SenderKeyDistributionMessage: &waE2E.SenderKeyDistributionMessage{GroupID: proto.String("g")}}, ctl.Message{}, true},
 		{"unknown kind", &waE2E.Message{PaymentInviteMessage: &waE2E.PaymentInviteMessage{}}, ctl.Message{Type: "unknown"}, false},
 	}
 	for _, c := range cases {
-		m := convertMessage(&events.Message{Info: types.MessageInfo{MessageSource: src, ID: "ID1"}, Message: c.msg})
+		_, m := convertMessage(&events.Message{Info: types.MessageInfo{MessageSource: src, ID: "ID1"}, Message: c.msg})
 		if c.skip {
 			if m != nil {
 				t.Errorf("%s: published %+v", c.name, m)
@@ -93,7 +94,7 @@ func TestIncomingMessagesCarryTextOrMediaTypeAndCaption(t *testing.T) {
 func TestLIDSendersAreShownByPhoneNumberWhenKnown(t *testing.T) {
 	lid := types.NewJID("123456789012345", types.HiddenUserServer)
 	pn := types.NewJID("4917600000001", types.DefaultUserServer)
-	m := convertMessage(&events.Message{
+	_, m := convertMessage(&events.Message{
 		Info:    types.MessageInfo{MessageSource: types.MessageSource{Chat: lid, Sender: lid, SenderAlt: pn}, ID: "X"},
 		Message: &waE2E.Message{Conversation: proto.String("hi")},
 	})

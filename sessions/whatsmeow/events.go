@@ -2,8 +2,10 @@ package whatsmeow
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -137,8 +139,9 @@ func (s *session) handle(r *run, evt any) {
 	case *events.StreamError:
 		s.log.Warn("unknown stream error from WhatsApp", "code", e.Code)
 	case *events.Message:
-		if m := convertMessage(e); m != nil {
-			s.env.Publish(ctl.Event{Kind: ctl.KindMessage, Message: m, Time: time.Now().UTC()})
+		s.remember(e)
+		if kind, m := convertMessage(e); m != nil {
+			s.env.Publish(ctl.Event{Kind: kind, Message: m, Time: time.Now().UTC()})
 		}
 	case *events.Receipt:
 		s.env.Publish(ctl.Event{Kind: ctl.KindReceipt, Receipt: convertReceipt(e), Time: time.Now().UTC()})
@@ -205,10 +208,11 @@ func phoneJID(j, alt types.JID) string {
 	return j.ToNonAD().String()
 }
 
-// convertMessage turns an incoming message into its wire form: the text
-// of text messages, or the media type and caption; protocol messages
-// (revokes, key distribution, settings) give nil.
-func convertMessage(e *events.Message) *ctl.Message {
+// convertMessage turns an incoming message into its wire form and event
+// kind: a message (text, media with what is known of the file, location,
+// contact, ...), or a reaction, edit or revoke of an earlier one. Other
+// protocol messages (key distribution, settings) give nil.
+func convertMessage(e *events.Message) (string, *ctl.Message) {
 	info := e.Info
 	m := &ctl.Message{
 		ID:        info.ID,
@@ -217,21 +221,46 @@ func convertMessage(e *events.Message) *ctl.Message {
 		Timestamp: info.Timestamp.UTC(),
 		FromMe:    info.IsFromMe,
 	}
-	if info.Chat.Server == types.HiddenUserServer && info.Chat.User == info.Sender.User {
-		m.Chat = m.Sender
-	}
+	m.Chat = chatJID(info).String()
 	msg := e.Message
+	if msg == nil {
+		return "", nil
+	}
+	if pm := msg.GetProtocolMessage(); pm != nil {
+		switch pm.GetType() {
+		case waE2E.ProtocolMessage_REVOKE:
+			m.Type, m.TargetID = ctl.KindRevoke, pm.GetKey().GetID()
+			return ctl.KindRevoke, m
+		case waE2E.ProtocolMessage_MESSAGE_EDIT:
+			m.Type, m.TargetID = ctl.KindEdit, pm.GetKey().GetID()
+			m.Text = messageText(pm.GetEditedMessage())
+			return ctl.KindEdit, m
+		}
+		return "", nil
+	}
+	if r := msg.GetReactionMessage(); r != nil {
+		m.Type, m.TargetID, m.Emoji = ctl.KindReaction, r.GetKey().GetID(), r.GetText()
+		return ctl.KindReaction, m
+	}
+	if msg.GetSenderKeyDistributionMessage() != nil && isOnlyKeyDistribution(msg) {
+		return "", nil
+	}
+	if ci := contextInfo(msg); ci != nil {
+		m.ReplyTo = ci.GetStanzaID()
+		m.Mentions = ci.GetMentionedJID()
+	}
+	if mi := mediaInfo(msg); mi != nil {
+		m.Type, m.Media = mi.Kind, mi
+	}
 	switch {
-	case msg == nil:
-		return nil
 	case msg.GetConversation() != "":
-		m.Type, m.Text = "text", msg.GetConversation()
+		m.Type, m.Text = ctl.TypeText, msg.GetConversation()
 	case msg.GetExtendedTextMessage() != nil:
-		m.Type, m.Text = "text", msg.GetExtendedTextMessage().GetText()
+		m.Type, m.Text = ctl.TypeText, msg.GetExtendedTextMessage().GetText()
 	case msg.GetImageMessage() != nil:
-		m.Type, m.Caption = "image", msg.GetImageMessage().GetCaption()
+		m.Caption = msg.GetImageMessage().GetCaption()
 	case msg.GetVideoMessage() != nil:
-		m.Type, m.Caption = "video", msg.GetVideoMessage().GetCaption()
+		m.Caption = msg.GetVideoMessage().GetCaption()
 		if msg.GetVideoMessage().GetGifPlayback() {
 			m.Type = "gif"
 		}
@@ -239,35 +268,148 @@ func convertMessage(e *events.Message) *ctl.Message {
 		m.Type, m.Caption = "video_note", msg.GetPtvMessage().GetCaption()
 	case msg.GetDocumentMessage() != nil:
 		d := msg.GetDocumentMessage()
-		m.Type, m.Caption, m.Text = "document", d.GetCaption(), d.GetFileName()
-	case msg.GetAudioMessage() != nil:
-		m.Type = "audio"
-		if msg.GetAudioMessage().GetPTT() {
-			m.Type = "voice"
-		}
-	case msg.GetStickerMessage() != nil:
-		m.Type = "sticker"
+		m.Caption, m.Text = d.GetCaption(), d.GetFileName()
+	case msg.GetAudioMessage() != nil, msg.GetStickerMessage() != nil:
 	case msg.GetLocationMessage() != nil:
 		l := msg.GetLocationMessage()
-		m.Type, m.Text = "location", fmt.Sprintf("%.6f,%.6f", l.GetDegreesLatitude(), l.GetDegreesLongitude())
+		m.Type = ctl.TypeLocation
+		m.Location = &ctl.Location{Lat: l.GetDegreesLatitude(), Lon: l.GetDegreesLongitude(), Name: l.GetName(), Address: l.GetAddress()}
+		m.Text = fmt.Sprintf("%.6f,%.6f", l.GetDegreesLatitude(), l.GetDegreesLongitude())
 		m.Caption = joinNonEmpty(l.GetName(), l.GetAddress())
 	case msg.GetLiveLocationMessage() != nil:
 		l := msg.GetLiveLocationMessage()
 		m.Type, m.Text, m.Caption = "live_location", fmt.Sprintf("%.6f,%.6f", l.GetDegreesLatitude(), l.GetDegreesLongitude()), l.GetCaption()
 	case msg.GetContactMessage() != nil:
-		m.Type, m.Text = "contact", msg.GetContactMessage().GetDisplayName()
+		c := msg.GetContactMessage()
+		m.Type, m.Text = ctl.TypeContact, c.GetDisplayName()
+		m.Contact = &ctl.ContactCard{Name: c.GetDisplayName(), Phone: vcardPhone(c.GetVcard())}
 	case msg.GetContactsArrayMessage() != nil:
 		m.Type, m.Text = "contacts", msg.GetContactsArrayMessage().GetDisplayName()
-	case msg.GetReactionMessage() != nil:
-		m.Type, m.Text = "reaction", msg.GetReactionMessage().GetText()
 	case pollName(msg) != "":
 		m.Type, m.Text = "poll", pollName(msg)
-	case msg.GetProtocolMessage() != nil, msg.GetSenderKeyDistributionMessage() != nil && isOnlyKeyDistribution(msg):
-		return nil
 	default:
 		m.Type = "unknown"
 	}
-	return m
+	return ctl.KindMessage, m
+}
+
+// messageText is the text of a text message, or a media caption.
+func messageText(msg *waE2E.Message) string {
+	switch {
+	case msg.GetConversation() != "":
+		return msg.GetConversation()
+	case msg.GetExtendedTextMessage() != nil:
+		return msg.GetExtendedTextMessage().GetText()
+	case msg.GetImageMessage() != nil:
+		return msg.GetImageMessage().GetCaption()
+	case msg.GetVideoMessage() != nil:
+		return msg.GetVideoMessage().GetCaption()
+	case msg.GetDocumentMessage() != nil:
+		return msg.GetDocumentMessage().GetCaption()
+	}
+	return ""
+}
+
+// contextInfo is the context (quote, mentions) of the message's content.
+func contextInfo(msg *waE2E.Message) *waE2E.ContextInfo {
+	for _, ci := range []*waE2E.ContextInfo{
+		msg.GetExtendedTextMessage().GetContextInfo(), msg.GetImageMessage().GetContextInfo(),
+		msg.GetVideoMessage().GetContextInfo(), msg.GetAudioMessage().GetContextInfo(),
+		msg.GetDocumentMessage().GetContextInfo(), msg.GetStickerMessage().GetContextInfo(),
+		msg.GetLocationMessage().GetContextInfo(), msg.GetContactMessage().GetContextInfo(),
+	} {
+		if ci != nil {
+			return ci
+		}
+	}
+	return nil
+}
+
+// mediaInfo describes the file of a media message, or returns nil.
+func mediaInfo(msg *waE2E.Message) *ctl.MediaInfo {
+	type file interface {
+		GetMimetype() string
+		GetFileLength() uint64
+		GetFileSHA256() []byte
+		GetDirectPath() string
+		GetMediaKey() []byte
+	}
+	var f file
+	mi := &ctl.MediaInfo{}
+	switch {
+	case msg.GetImageMessage() != nil:
+		x := msg.GetImageMessage()
+		f, mi.Kind, mi.Width, mi.Height = x, ctl.MediaImage, int(x.GetWidth()), int(x.GetHeight())
+	case msg.GetVideoMessage() != nil:
+		x := msg.GetVideoMessage()
+		f, mi.Kind, mi.Width, mi.Height, mi.Seconds = x, ctl.MediaVideo, int(x.GetWidth()), int(x.GetHeight()), float64(x.GetSeconds())
+	case msg.GetAudioMessage() != nil:
+		x := msg.GetAudioMessage()
+		f, mi.Kind, mi.Seconds = x, ctl.MediaAudio, float64(x.GetSeconds())
+		if x.GetPTT() {
+			mi.Kind = ctl.MediaVoice
+		}
+	case msg.GetDocumentMessage() != nil:
+		x := msg.GetDocumentMessage()
+		f, mi.Kind, mi.Filename, mi.Pages = x, ctl.MediaDocument, x.GetFileName(), int(x.GetPageCount())
+	case msg.GetStickerMessage() != nil:
+		x := msg.GetStickerMessage()
+		f, mi.Kind, mi.Width, mi.Height, mi.Animated = x, ctl.MediaSticker, int(x.GetWidth()), int(x.GetHeight()), x.GetIsAnimated()
+	default:
+		return nil
+	}
+	mi.Mime, mi.Size = f.GetMimetype(), int64(f.GetFileLength())
+	if sum := f.GetFileSHA256(); len(sum) > 0 {
+		mi.SHA256 = hex.EncodeToString(sum)
+	}
+	mi.Downloadable = f.GetDirectPath() != "" && len(f.GetMediaKey()) > 0
+	return mi
+}
+
+// chatJID is the chat of a message as wad names it: a one-to-one chat
+// that arrived by LID under the phone-number JID when whatsmeow knows it,
+// so that events and the chat params of later calls agree.
+func chatJID(info types.MessageInfo) types.JID {
+	if info.Chat.Server == types.HiddenUserServer && info.Chat.User == info.Sender.User && info.SenderAlt.Server == types.DefaultUserServer {
+		return info.SenderAlt.ToNonAD()
+	}
+	return info.Chat.ToNonAD()
+}
+
+// vcardPhone is the first phone number of a vCard, as written.
+func vcardPhone(vcard string) string {
+	for _, line := range strings.Split(vcard, "\n") {
+		line = strings.TrimRight(line, "\r")
+		name, value, ok := strings.Cut(line, ":")
+		if ok && strings.HasPrefix(strings.ToUpper(name), "TEL") {
+			return strings.TrimSpace(value)
+		}
+	}
+	return ""
+}
+
+// remember keeps a received (or other-device sent) message for replies,
+// reactions, read marks and downloads; edits and revokes update what was
+// kept.
+func (s *session) remember(e *events.Message) {
+	msg := e.Message
+	if msg == nil {
+		return
+	}
+	chat := chatJID(e.Info)
+	if pm := msg.GetProtocolMessage(); pm != nil {
+		switch pm.GetType() {
+		case waE2E.ProtocolMessage_MESSAGE_EDIT:
+			s.recent.update(chat, pm.GetKey().GetID(), func(m *recentMsg) { m.msg = pm.GetEditedMessage() })
+		case waE2E.ProtocolMessage_REVOKE:
+			s.recent.update(chat, pm.GetKey().GetID(), func(m *recentMsg) { m.msg = nil })
+		}
+		return
+	}
+	if msg.GetReactionMessage() != nil || isOnlyKeyDistribution(msg) {
+		return
+	}
+	s.recent.add(e.Info.ID, &recentMsg{chat: chat, sender: e.Info.Sender.ToNonAD(), fromMe: e.Info.IsFromMe, at: e.Info.Timestamp, msg: msg})
 }
 
 func pollName(msg *waE2E.Message) string {

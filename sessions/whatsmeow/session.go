@@ -11,9 +11,7 @@ import (
 
 	wa "go.mau.fi/whatsmeow"
 	waBinary "go.mau.fi/whatsmeow/binary"
-	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/sessions"
@@ -39,6 +37,9 @@ type session struct {
 
 	mu  sync.Mutex
 	run *run
+
+	recent  *recent // messages for replies, reactions, read marks, downloads
+	uploads uploads // for sending the same file again without uploading it
 }
 
 // run is one start's whatsmeow client and what belongs to it. Events of a
@@ -53,6 +54,9 @@ type run struct {
 	pairedOnce sync.Once
 	pairOnce   sync.Once
 	connecting atomic.Int32 // our connects in flight
+	// availableOnce sets the account online before its first chat
+	// presence: WhatsApp shows typing only from an online account.
+	availableOnce sync.Once
 }
 
 // teardown ends the run: the websocket closes, then its goroutines stop.
@@ -99,7 +103,7 @@ func newSession(b *Backend, env sessions.Env) *session {
 	if st == nil {
 		st = sessions.NewStatus(env)
 	}
-	return &session{b: b, env: env, log: env.Log, st: st}
+	return &session{b: b, env: env, log: env.Log, st: st, recent: newRecent()}
 }
 
 // current returns the running run, or nil.
@@ -404,46 +408,6 @@ func unlink(ctx context.Context, cli *wa.Client) error {
 		return fmt.Errorf("asking WhatsApp to remove the device: %w", err)
 	}
 	return nil
-}
-
-// Do performs op; whatsmeow sessions perform every Op in ops.
-func (s *session) Do(ctx context.Context, op sessions.Op) (any, error) {
-	switch op := op.(type) {
-	case sessions.Send:
-		return s.send(ctx, op.To, op.Text)
-	}
-	return nil, sessions.ErrUnsupported
-}
-
-// send sends text as one message to the JID to. It returns WhatsApp's
-// message id and server timestamp; invalid params for an empty or
-// over-long text or a bad JID; not ready unless connected; an upstream
-// error with whatsmeow's reason when WhatsApp refuses or does not answer.
-func (s *session) send(ctx context.Context, to, text string) (ctl.SendResult, error) {
-	if err := ctl.ValidateText(text); err != nil {
-		return ctl.SendResult{}, err
-	}
-	norm, err := ctl.ParseRecipient(to)
-	if err != nil {
-		return ctl.SendResult{}, err
-	}
-	jid, err := types.ParseJID(norm)
-	if err != nil {
-		return ctl.SendResult{}, ctl.Errorf(ctl.CodeInvalidParams, "invalid recipient %q: %v", to, err)
-	}
-	r := s.current()
-	if st := s.st.Get(); r == nil || st.State != ctl.StateConnected {
-		msg := fmt.Sprintf("session %s is %s, not connected", s.env.Client, st.State)
-		if st.Reason != "" {
-			msg += " (" + st.Reason + ")"
-		}
-		return ctl.SendResult{}, ctl.Errorf(ctl.CodeSessionNotReady, "%s", msg)
-	}
-	resp, err := r.cli.SendMessage(ctx, jid, &waE2E.Message{Conversation: proto.String(text)})
-	if err != nil {
-		return ctl.SendResult{}, sendError(s.env.Client, err)
-	}
-	return ctl.SendResult{ID: resp.ID, Timestamp: resp.Timestamp.UTC()}, nil
 }
 
 // sendError maps a whatsmeow send error to the wire: not connected (the
