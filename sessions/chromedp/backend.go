@@ -106,12 +106,6 @@ func (b *Backend) New(ctx context.Context, env sessions.Env) (sessions.Session, 
 	return s, nil
 }
 
-// ops are the operations chromedp sessions perform (sessions.Op methods).
-var ops = map[string]bool{ctl.MethodSend: true}
-
-// Supports reports whether chromedp sessions perform the operation.
-func (b *Backend) Supports(method string) bool { return ops[method] }
-
 // Stored returns the clients whose WhatsApp Web login was completed in
 // their profile: session-<client> directories under <state>/.wwebjs_auth,
 // with a valid client id, that hold the login marker a session writes

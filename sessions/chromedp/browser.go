@@ -3,7 +3,6 @@ package chromedp
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -323,27 +322,20 @@ func (r *browserRun) teardown(o teardownOpts) {
 
 // pageEvent is one report of the agent (see agent.js).
 type pageEvent struct {
-	K        string   `json:"k"`
-	Version  string   `json:"version"`
-	Module   string   `json:"module"`
-	What     string   `json:"what"`
-	State    string   `json:"state"`
-	QR       string   `json:"qr"`
-	JID      string   `json:"jid"`
-	PushName string   `json:"pushname"`
-	Error    string   `json:"error"`
-	Msg      *pageMsg `json:"msg"`
-}
-
-type pageMsg struct {
-	ID      string  `json:"id"`
-	Chat    string  `json:"chat"`
-	Sender  string  `json:"sender"`
-	T       float64 `json:"t"`
-	FromMe  bool    `json:"fromMe"`
-	Body    string  `json:"body"`
-	Type    string  `json:"type"`
-	Caption string  `json:"caption"`
+	K        string        `json:"k"`
+	Version  string        `json:"version"`
+	Module   string        `json:"module"`
+	What     string        `json:"what"`
+	State    string        `json:"state"`
+	QR       string        `json:"qr"`
+	JID      string        `json:"jid"`
+	PushName string        `json:"pushname"`
+	Error    string        `json:"error"`
+	Msg      *pageMsg      `json:"msg"`
+	Reaction *pageReaction `json:"reaction"`
+	Text     string        `json:"text"`   // edit: the new text or caption
+	EditID   string        `json:"editId"` // edit: the edit's own id
+	EditT    float64       `json:"editT"`  // edit: when it was made
 }
 
 // onBridge handles the agent's reports, one at a time.
@@ -400,24 +392,23 @@ func (r *browserRun) onBridge(_ context.Context, ev pageEvent) (chromedp.Void, e
 			}
 		})
 	case "msg":
-		if m := ev.Msg; m != nil {
-			text, caption := m.Body, m.Caption
-			if m.Type != "chat" && m.Type != "" {
-				text = ""
-			}
-			typ := m.Type
-			if typ == "chat" {
-				typ = "text"
-			}
-			var ts time.Time
-			if m.T > 0 {
-				ts = time.Unix(int64(m.T), 0).UTC()
-			}
-			r.s.env.Publish(ctl.Event{Kind: ctl.KindMessage, Message: &ctl.Message{
-				ID: m.ID, Chat: fromWebJID(m.Chat), Sender: fromWebJID(m.Sender), Timestamp: ts,
-				FromMe: m.FromMe, Text: text, Type: typ, Caption: caption,
-			}})
+		if ev.Msg != nil {
+			r.publishMessage(ev.Msg)
 		}
+	case "reaction":
+		if ev.Reaction != nil {
+			r.publishReaction(ev.Reaction)
+		}
+	case "edit":
+		if ev.Msg != nil {
+			r.publishEdit(ev.Msg, ev.Text, ev.EditID, ev.EditT)
+		}
+	case "revoke":
+		if ev.Msg != nil {
+			r.publishRevoke(ev.Msg)
+		}
+	case "warn":
+		r.log.Warn("WhatsApp Web lacks something optional", "what", ev.What)
 	case "logout":
 		r.log.Info("WhatsApp Web is logging out")
 	case "error":
@@ -509,35 +500,4 @@ func (r *browserRun) pageLogout(ctx context.Context) error {
 	case <-lctx.Done():
 		return fmt.Errorf("no post_logout navigation: %w", lctx.Err())
 	}
-}
-
-type sendResult struct {
-	ID string  `json:"id"`
-	T  float64 `json:"t"`
-}
-
-// send runs the agent's send in the page.
-func (r *browserRun) send(ctx context.Context, to, text string) (ctl.SendResult, error) {
-	sctx, cancel := r.opContext(ctx, sendTimeout)
-	defer cancel()
-	args, _ := json.Marshal([]string{to, text})
-	expr := fmt.Sprintf(`(function(a){ if (!window.__wad || !window.__wad.send) throw new Error("wad agent not loaded"); return window.__wad.send(a[0], a[1]); })(%s)`, args)
-	res, err := chromedp.Run(sctx, chromedp.Evaluate[sendResult](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		var ee *chromedp.ExceptionError
-		switch {
-		case errors.As(err, &ee):
-			return ctl.SendResult{}, ctl.Errorf(ctl.CodeUpstream, "WhatsApp Web did not send the message: %v", err)
-		case r.ctx.Err() != nil:
-			return ctl.SendResult{}, ctl.Errorf(ctl.CodeSessionNotReady, "the browser went away while sending: %v", err)
-		case errors.Is(err, context.DeadlineExceeded) || sctx.Err() != nil:
-			return ctl.SendResult{}, ctl.Errorf(ctl.CodeTimeout, "sending did not finish: %v", err)
-		}
-		return ctl.SendResult{}, ctl.Errorf(ctl.CodeUpstream, "sending through WhatsApp Web: %v", err)
-	}
-	ts := time.Now().UTC().Truncate(time.Second)
-	if res.T > 0 {
-		ts = time.Unix(int64(res.T), 0).UTC()
-	}
-	return ctl.SendResult{ID: res.ID, Timestamp: ts}, nil
 }

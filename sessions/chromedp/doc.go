@@ -6,9 +6,34 @@
 // share one profile; it launches Chromium bound to the daemon (own process
 // group, killed with the daemon), injects a small agent into WhatsApp Web
 // that follows the page protocol whatsapp-web.js uses (auth state from
-// WAWebSocketModel, QR codes from WAWebConnModel, sending through
-// WAWebSendMsgChatAction), and turns crashes of the browser or the page
-// into a failed session within two seconds. Logging out, of a running
-// session or of a login a crash left behind (UnlinkLeftovers), is
-// WhatsApp Web's own in-page logout, which unlinks the device.
+// WAWebSocketModel, QR codes from WAWebConnModel), and turns crashes of
+// the browser or the page into a failed session within two seconds.
+// Logging out, of a running session or of a login a crash left behind
+// (UnlinkLeftovers), is WhatsApp Web's own in-page logout, which unlinks
+// the device.
+//
+// Operations (Session.Do) take whatsapp-web.js's paths through WhatsApp
+// Web's modules (agent.js has the details): messages through
+// WAWebSendMsgChatAction.addAndSendMsgToChat, with media prepared and
+// uploaded as its processMediaData does (WAWebMediaOpaqueData,
+// WAWebPrepRawMedia, WAWebMediaStorage, WAWebMediaMmsV4Upload; voice
+// notes as ptt, documents asDocument) and stickers as its
+// processStickerData (WAWebUploadManager.encryptAndUpload), replies
+// through the quoted message's msgContextInfo, mentions as
+// mentionedJidList, locations and vCards in its message shapes;
+// reactions through WAWebSendReactionMsgAction, edits through
+// WAWebSendMessageEditAction, revokes through Cmd.sendRevokeMsgs, read
+// through WAWebUpdateUnreadChatAction.sendSeen, chat states through
+// WAWebChatStateBridge, downloads through WAWebDownloadManager's
+// downloadAndMaybeDecrypt. File bytes cross between wad and the page in
+// 1 MiB base64 pieces, never as one message; downloads are checked
+// against the SHA-256 the sender declared. Events follow whatsapp-web.js's
+// listeners: Msg add (messages), change:body / change:caption (edits),
+// change:type to revoked (revokes), and the reaction table's bulkUpsert
+// (reactions).
+//
+// What that way cannot do is refused, never dropped: marking single
+// messages read when the chat holds other unread ones (WhatsApp Web reads
+// whole chats), channels and status updates, and revoking or editing
+// what WhatsApp Web's own capability checks forbid.
 package chromedp

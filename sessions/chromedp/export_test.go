@@ -15,3 +15,23 @@ func (f *fakeWA) LinkedDevices() []string        { return f.linkedDevices() }
 func DeviceOf(t testing.TB, qr string) string    { return deviceOf(t, qr) }
 
 type SentMsg = sentMsg
+
+func (f *fakeWA) DeliverText(device, from, id, body string) { f.deliverText(device, from, id, body) }
+func (f *fakeWA) DeliverMedia(device, from, typ, mime, filename, caption string, data []byte) string {
+	return f.deliverMedia(device, from, typ, mime, filename, caption, data, "")
+}
+func (f *fakeWA) LastSent(t testing.TB, device, kind string) SentMsg {
+	t.Helper()
+	return f.lastSent(t, device, kind)
+}
+
+// Uploaded returns the bytes uploaded under a direct path, or nil.
+func (f *fakeWA) Uploaded(path string) []byte {
+	if m := f.upload(path); m != nil {
+		return m.Data
+	}
+	return nil
+}
+
+func PNGFixture(t testing.TB, w, h int) []byte { return testPNG(t, w, h) }
+func RandomBytes(n int, seed uint64) []byte    { return randomBytes(n, seed) }

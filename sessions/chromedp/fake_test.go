@@ -3,9 +3,11 @@ package chromedp
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -34,13 +36,36 @@ type fakeWA struct {
 	unlinked map[string]bool
 	linked   map[string]bool // the phone's "Linked devices"
 	logouts  map[string]int  // in-page logouts, per device
-	incoming map[string][]map[string]string
+	incoming map[string][]map[string]any
 	sent     []sentMsg
 	events   map[string][]string
+	media    map[string]*storedMedia // by direct path: uploads and incoming media
+	nextPath int
 }
 
+// sentMsg is what a page sent: a message (Kind "msg"), a reaction, an
+// edit, a revoke, a seen or a chat state.
 type sentMsg struct {
-	Device, To, From, Body, ID string
+	Device, Kind, To, From, Body, ID string
+	// Messages.
+	Type, Caption, Mimetype, Filename string
+	Filehash                          string // base64 SHA-256, as the page computed it
+	DirectPath                        string // of the upload
+	Size                              int64
+	Quoted                            string
+	Mentions                          []string
+	Lat, Lng                          float64
+	Loc, VCardName                    string
+	Waveform                          int // bars of the voice note's waveform
+	// Reactions, edits and revokes name their target; reactions their
+	// emoji; chat states the state.
+	Target, Emoji, State string
+}
+
+// storedMedia is a file on the fake's media servers.
+type storedMedia struct {
+	Device, Type, Mime, MediaKey string
+	Data                         []byte
 }
 
 func newFakeWA(t testing.TB) *fakeWA {
@@ -50,8 +75,9 @@ func newFakeWA(t testing.TB) *fakeWA {
 		unlinked: map[string]bool{},
 		linked:   map[string]bool{},
 		logouts:  map[string]int{},
-		incoming: map[string][]map[string]string{},
+		incoming: map[string][]map[string]any{},
 		events:   map[string][]string{},
+		media:    map[string]*storedMedia{},
 	}
 	index, err := os.ReadFile(filepath.Join("testdata", "index.html"))
 	if err != nil {
@@ -103,14 +129,41 @@ func newFakeWA(t testing.TB) *fakeWA {
 		f.mu.Unlock()
 	})
 	mux.HandleFunc("/api/sent", func(w http.ResponseWriter, r *http.Request) {
-		var m struct{ Device, To, From, Body, ID string }
+		var m sentMsg
 		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
 			http.Error(w, err.Error(), 400)
 			return
 		}
+		if m.Kind == "" {
+			m.Kind = "msg"
+		}
 		f.mu.Lock()
-		f.sent = append(f.sent, sentMsg(m))
+		f.sent = append(f.sent, m)
 		f.mu.Unlock()
+	})
+	mux.HandleFunc("POST /api/upload", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		data, err := io.ReadAll(r.Body)
+		if err != nil || q.Get("device") == "" {
+			http.Error(w, fmt.Sprintf("bad upload: %v", err), 400)
+			return
+		}
+		path, key := f.store(&storedMedia{Device: q.Get("device"), Type: q.Get("type"), Mime: q.Get("mime"), Data: data})
+		json.NewEncoder(w).Encode(map[string]string{"directPath": path, "mediaKey": key})
+	})
+	mux.HandleFunc("GET /api/media", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		m := f.media[r.URL.Query().Get("path")]
+		f.mu.Unlock()
+		switch {
+		case m == nil:
+			http.NotFound(w, r)
+		case m.MediaKey != r.URL.Query().Get("key"):
+			http.Error(w, "wrong media key", 403)
+		default:
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(m.Data)
+		}
 	})
 	mux.HandleFunc("/api/event", func(w http.ResponseWriter, r *http.Request) {
 		var m struct{ Device, Event string }
@@ -179,9 +232,36 @@ func (f *fakeWA) loggedOut(device string) int {
 }
 
 func (f *fakeWA) deliver(device, from, body string) {
+	f.deliverItem(device, map[string]any{"from": from, "body": body})
+}
+
+// deliverItem queues what the phone side sends to device's page (see
+// fake.js incoming): a message, a reaction, an edit or a revoke.
+func (f *fakeWA) deliverItem(device string, item map[string]any) {
 	f.mu.Lock()
-	f.incoming[device] = append(f.incoming[device], map[string]string{"from": from, "body": body})
+	f.incoming[device] = append(f.incoming[device], item)
 	f.mu.Unlock()
+}
+
+// store keeps a file on the fake's media servers and returns its direct
+// path and media key.
+func (f *fakeWA) store(m *storedMedia) (path, key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextPath++
+	path = fmt.Sprintf("/v/t62.fake/%d-%s", f.nextPath, m.Device)
+	if m.MediaKey == "" {
+		m.MediaKey = base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("key-%032d", f.nextPath)))
+	}
+	f.media[path] = m
+	return path, m.MediaKey
+}
+
+// upload returns the file uploaded under a direct path, or nil.
+func (f *fakeWA) upload(path string) *storedMedia {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.media[path]
 }
 
 func (f *fakeWA) sentBy(device string) []sentMsg {

@@ -242,9 +242,10 @@ func TestRestartOnPreservedProfileSkipsQR(t *testing.T) {
 func TestHangingPageTimesOut(t *testing.T) {
 	t.Parallel()
 	f := newFakeWA(t)
-	// Long enough for a cold Chromium to start, so that the page is what
-	// times out.
-	e := newEnvTimeout(t, "", Config{WebURL: f.url("hang")}, 10*time.Second)
+	// Long enough for a cold Chromium to start on a loaded 2-core machine
+	// (the whole package runs its browsers in parallel), so that the page
+	// is what times out.
+	e := newEnvTimeout(t, "", Config{WebURL: f.url("hang")}, 30*time.Second)
 	_, err := e.reg.Login(context.Background(), "stuck", sessions.LoginOptions{})
 	if codeOf(err) != ctl.CodeTimeout || !strings.Contains(err.Error(), "Debug.VERSION") {
 		t.Fatalf("login on a hanging page: %v, want -32005 naming Debug.VERSION", err)

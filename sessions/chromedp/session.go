@@ -20,7 +20,7 @@ const (
 	gracefulCloseTimeout = 5 * time.Second  // chromedp.Cancel before the process group is killed
 	killWait             = 3 * time.Second  // for the killed processes to disappear
 	logoutTimeout        = 10 * time.Second // in-page logout until the post_logout navigation
-	sendTimeout          = 60 * time.Second // one message.send in the page
+	sendTimeout          = 60 * time.Second // one message.send (plus time for media) or download in the page
 )
 
 // Session is one client's WhatsApp Web in its own Chromium. It
@@ -205,28 +205,6 @@ func (s *Session) deleteProfile() error {
 	}
 	s.log.Info("profile deleted", "profile", s.profile)
 	return nil
-}
-
-// Do performs op; chromedp sessions perform SendText.
-func (s *Session) Do(ctx context.Context, op sessions.Op) (any, error) {
-	switch op := op.(type) {
-	case sessions.Send:
-		return s.send(ctx, op.To, op.Text)
-	}
-	return nil, sessions.ErrUnsupported
-}
-
-// send sends a text to a JID through WhatsApp Web. A session that is not
-// connected returns ctl.ErrNotReady; a failure inside the page is
-// ctl.CodeUpstream; a send that does not finish in time is
-// ctl.CodeTimeout.
-func (s *Session) send(ctx context.Context, to, text string) (ctl.SendResult, error) {
-	st := s.st.Get()
-	r := s.current()
-	if st.State != ctl.StateConnected || r == nil || r.isTorn() {
-		return ctl.SendResult{}, ctl.Errorf(ctl.CodeSessionNotReady, "session %s is %s, not connected", s.env.Client, st.State)
-	}
-	return r.send(ctx, toWebJID(to), text)
 }
 
 // toWebJID turns a user JID into WhatsApp Web's form (@c.us).

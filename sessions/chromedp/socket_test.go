@@ -1,7 +1,10 @@
 package chromedp_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -93,5 +96,160 @@ func TestOverTheSocket(t *testing.T) {
 	// out: the phone lists no device of it.
 	if got := f.LinkedDevices(); len(got) != 0 {
 		t.Errorf("linked devices after a shutdown in reset mode: %q, want none", got)
+	}
+}
+
+// Prevents: messaging beyond text working in-process but not through
+// the daemon: media passed as a descriptor or as base64, replies,
+// reactions, edits, revokes, read, presence and downloads to a passed
+// descriptor must all reach WhatsApp Web (the fake) intact over the
+// socket.
+func TestMessagingOverTheSocket(t *testing.T) {
+	t.Parallel()
+	f := chromedp.NewFakeWA(t)
+	dir := t.TempDir()
+	b, err := chromedp.New(chromedp.Config{WebURL: f.URL("")}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}, DefaultBackend: chromedp.Name, StateDir: dir})
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	const client = "sockmsg"
+	c := d.Client
+	w, err := c.Watch(ctx, ctl.SubscribeParams{Clients: []string{client}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	st, err := c.Login(ctx, ctl.LoginParams{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := chromedp.DeviceOf(t, st.QR)
+	f.Scan(dev)
+	waitFor := func(what string, ok func(ctl.Event) bool) ctl.Event {
+		t.Helper()
+		for {
+			select {
+			case ev, open := <-w.C:
+				if !open {
+					t.Fatalf("watch closed before %s", what)
+				}
+				if ok(ev) {
+					return ev
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %s event", what)
+			}
+		}
+	}
+	waitFor("connected", func(ev ctl.Event) bool {
+		return ev.Kind == ctl.KindState && ev.Session != nil && ev.Session.State == ctl.StateConnected
+	})
+	isMsg := func(id string) func(ctl.Event) bool {
+		return func(ev ctl.Event) bool { return ev.Kind == ctl.KindMessage && ev.Message != nil && ev.Message.ID == id }
+	}
+	const peer, peerWeb = "+4917700000001", "4917700000001@c.us"
+	f.DeliverText(dev, peerWeb, "SOCKIN1", "hello")
+	waitFor("incoming text", isMsg("SOCKIN1"))
+
+	// An image passed as a descriptor, quoting the incoming text.
+	img := chromedp.PNGFixture(t, 120, 90)
+	path := filepath.Join(t.TempDir(), "pic.png")
+	if err := os.WriteFile(path, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	zero := 0
+	var sent ctl.SendResult
+	err = c.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Client: client, To: peer, ReplyTo: "SOCKIN1",
+		Media: &ctl.Media{Kind: ctl.MediaImage, FD: &zero, Caption: "from a descriptor"}}, &sent, fh)
+	if err != nil {
+		t.Fatalf("sending an image by fd: %v", err)
+	}
+	got := f.LastSent(t, dev, "msg")
+	if got.ID != sent.ID || got.Type != "image" || got.Quoted != "SOCKIN1" || got.Caption != "from a descriptor" || !bytes.Equal(f.Uploaded(got.DirectPath), img) {
+		t.Errorf("fake recorded %+v, want the image (its bytes uploaded) quoting SOCKIN1", got)
+	}
+
+	// A document as base64.
+	doc := chromedp.RandomBytes(300<<10, 21)
+	err = c.Call(ctx, ctl.MethodSend, ctl.SendParams{Client: client, To: peer,
+		Media: &ctl.Media{Kind: ctl.MediaDocument, Data: doc, Filename: "blob.bin"}}, &sent)
+	if err != nil {
+		t.Fatalf("sending a document as data: %v", err)
+	}
+	got = f.LastSent(t, dev, "msg")
+	if got.ID != sent.ID || got.Type != "document" || got.Filename != "blob.bin" || !bytes.Equal(f.Uploaded(got.DirectPath), doc) {
+		t.Errorf("fake recorded %+v, want the document (its bytes uploaded)", got)
+	}
+
+	// React, edit, revoke, read, presence.
+	var r ctl.SendResult
+	if err := c.Call(ctx, ctl.MethodReact, ctl.ReactParams{Client: client, Chat: peer, ID: "SOCKIN1", Emoji: "🎉"}, &r); err != nil {
+		t.Fatalf("react: %v", err)
+	}
+	if got := f.LastSent(t, dev, "reaction"); got.Target != "SOCKIN1" || got.Emoji != "🎉" {
+		t.Errorf("fake recorded %+v, want 🎉 on SOCKIN1", got)
+	}
+	text, err := c.Send(ctx, ctl.SendParams{Client: client, To: peer, Text: "draft"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Call(ctx, ctl.MethodEdit, ctl.EditParams{Client: client, Chat: peer, ID: text.ID, Text: "final"}, &r); err != nil {
+		t.Fatalf("edit: %v", err)
+	}
+	if got := f.LastSent(t, dev, "edit"); got.Target != text.ID || got.Body != "final" {
+		t.Errorf("fake recorded %+v, want the edit", got)
+	}
+	if err := c.Call(ctx, ctl.MethodRevoke, ctl.MessageRef{Client: client, Chat: peer, ID: text.ID}, &r); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if got := f.LastSent(t, dev, "revoke"); got.Target != text.ID {
+		t.Errorf("fake recorded %+v, want the revoke", got)
+	}
+	var read ctl.ReadResult
+	if err := c.Call(ctx, ctl.MethodRead, ctl.ReadParams{Client: client, Chat: peer}, &read); err != nil || len(read.IDs) != 1 || read.IDs[0] != "SOCKIN1" {
+		t.Errorf("read: %v %+v, want SOCKIN1", err, read)
+	}
+	var ok ctl.OK
+	if err := c.Call(ctx, ctl.MethodPresence, ctl.PresenceParams{Client: client, Chat: peer, State: ctl.PresenceTyping}, &ok); err != nil || !ok.OK {
+		t.Errorf("presence: %v %+v", err, ok)
+	}
+	if got := f.LastSent(t, dev, "chatstate"); got.State != "composing" {
+		t.Errorf("fake recorded %+v, want composing", got)
+	}
+
+	// A received document, downloaded to a descriptor and as data.
+	recv := chromedp.RandomBytes(1<<20+7, 22)
+	id := f.DeliverMedia(dev, peerWeb, "document", "application/octet-stream", "in.bin", "", recv)
+	ev := waitFor("incoming document", isMsg(id))
+	if ev.Message.Media == nil || !ev.Message.Media.Downloadable || ev.Message.Media.Size != int64(len(recv)) {
+		t.Fatalf("incoming document event %+v, want downloadable media of %d bytes", ev.Message, len(recv))
+	}
+	out, err := os.OpenFile(filepath.Join(t.TempDir(), "out.bin"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	var dr ctl.DownloadResult
+	if err := c.CallFiles(ctx, ctl.MethodDownload, ctl.DownloadParams{Client: client, Chat: peer, ID: id, FD: &zero}, &dr, out); err != nil {
+		t.Fatalf("download to a descriptor: %v", err)
+	}
+	written, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(written, recv) || dr.Data != nil || dr.Size != int64(len(recv)) || dr.SHA256 != ev.Message.Media.SHA256 {
+		t.Errorf("downloaded %d bytes to the descriptor (result %+v), want the %d received", len(written), dr, len(recv))
+	}
+	dr = ctl.DownloadResult{}
+	if err := c.Call(ctx, ctl.MethodDownload, ctl.DownloadParams{Client: client, Chat: peer, ID: id}, &dr); err != nil || !bytes.Equal(dr.Data, recv) {
+		t.Errorf("download as data: %v (%d bytes), want the %d received", err, len(dr.Data), len(recv))
 	}
 }
