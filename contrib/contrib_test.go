@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -288,5 +290,73 @@ func TestExampleClientsReportErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 1 and error %d", code, stderr, ctl.CodeInvalidParams)
 			}
 		})
+	}
+}
+
+// TestExampleClientsSendFiles prevents example clients whose file
+// sending does not reach a backend intact: each sends a document, and
+// the backend gets its bytes, name and caption. The Python client passes
+// the open file (its request could not hold the bytes: the daemon's
+// request limits are set below the file's size); the Node client, which
+// cannot pass descriptors, sends them base64-encoded.
+func TestExampleClientsSendFiles(t *testing.T) {
+	for _, lang := range []string{"python", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			size := 200
+			o := daemontest.Options{}
+			if lang == "python" {
+				size = 64 << 10
+				o.Config = func(c *daemon.Config) { c.MaxRequestBytes, c.MaxMediaRequestBytes = 4096, 4096 }
+			}
+			b := &sessiontest.Backend{Connect: true}
+			o.Backends = []sessions.Backend{b}
+			d := daemontest.Start(t, o)
+			content := bytes.Repeat([]byte("quarterly figures\n"), size/18+1)[:size]
+			path := filepath.Join(t.TempDir(), "figures.txt")
+			os.WriteFile(path, content, 0o600)
+			lines, wait := startClient(t, lang, d.Socket, "--file", path, "--caption", "from "+lang, "sales", "+4915112345678")
+			for l := next(t, lines); !strings.HasPrefix(l, "sent "); l = next(t, lines) {
+			}
+			if code, stderr := wait(); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			sent := b.Session("sales").Sent
+			sum := sha256.Sum256(content)
+			if len(sent) != 1 || sent[0].Media == nil {
+				t.Fatalf("backend got %+v", sent)
+			}
+			m := sent[0].Media
+			if m.Kind != ctl.MediaDocument || m.Filename != "figures.txt" || m.Caption != "from "+lang || m.Size != int64(size) || m.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("backend got %+v, want the %d bytes of figures.txt", m, size)
+			}
+		})
+	}
+}
+
+// TestPythonExampleDownloadLeavesNoFileOnError prevents a download
+// helper that passes no writable descriptor, or leaves an empty file
+// when the call fails: the stand-in backend cannot download, so the
+// daemon refuses the call, the client exits 1 naming the error, and the
+// file it created for the descriptor is gone. A file that exists
+// is never opened for writing.
+func TestPythonExampleDownloadLeavesNoFileOnError(t *testing.T) {
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{&sessiontest.Backend{Connect: true}}})
+	dir := t.TempDir()
+	out := filepath.Join(dir, "photo.jpg")
+	_, wait := startClient(t, "python", d.Socket, "--download", "3EB0C431D5A1", "--output", out, "sales", "+4915112345678")
+	code, stderr := wait()
+	if code != 1 || !strings.Contains(stderr, "message.download") || !strings.Contains(stderr, fmt.Sprint(ctl.CodeBackendUnavailable)) {
+		t.Errorf("exit %d, stderr %q; want 1 and error %d", code, stderr, ctl.CodeBackendUnavailable)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the failed download left %s: %v", out, err)
+	}
+	os.WriteFile(out, []byte("MINE"), 0o600)
+	_, wait = startClient(t, "python", d.Socket, "--download", "3EB0C431D5A1", "--output", out, "sales", "+4915112345678")
+	if code, stderr := wait(); code != 1 || !strings.Contains(stderr, "exists") {
+		t.Errorf("existing output: exit %d, stderr %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "MINE" {
+		t.Errorf("existing output now holds %q", b)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,12 +29,28 @@ type app struct {
 // command is one wactl subcommand.
 type command struct {
 	name, args, help string
-	flags            func(fs *flag.FlagSet) func(a *app, ctx context.Context, args []string) error
-	nargs            [2]int // min, max (-1: any)
-	hidden           bool   // not in help or completions
+	// long, if set, is printed by `wactl COMMAND --help` between the
+	// synopsis and the flags.
+	long  string
+	flags func(fs *flag.FlagSet) func(a *app, ctx context.Context, args []string) error
+	nargs [2]int // min, max (-1: any)
+	// choices are the values a positional argument takes (by its
+	// position, 1 for the first), for the completions.
+	choices map[int][]string
+	hidden  bool // not in help or completions
 }
 
-var errUsage = errors.New("usage")
+// usageError is an error in how a command was called that only shows
+// once its flags are read (a flag without the one it qualifies, a
+// malformed value): wactl prints it with the command's synopsis and
+// exits 2, as for a wrong number of arguments.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
 
 // commands is the command tree (also the source of the shell
 // completions).
@@ -57,9 +72,22 @@ func commands() []command {
 			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).logout }},
 		{name: "stop", args: "CLIENT", help: "stop a client's session, keeping its login", nargs: [2]int{1, 1},
 			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).stop }},
-		{name: "send", args: "CLIENT TO TEXT", help: "send TEXT (- reads it from stdin) to TO (+E164 number or JID)", nargs: [2]int{3, 3},
-			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).send }},
-		{name: "watch", args: "[CLIENT]", help: "print events (state, qr, message, receipt) as they happen", nargs: [2]int{0, 1},
+		{name: "send", args: "CLIENT TO [TEXT|-]", help: "send a text, file, location or contact to TO (+E164 number or JID)", nargs: [2]int{2, 3},
+			long: sendHelp, flags: sendFlags},
+		{name: "react", args: "CLIENT CHAT ID EMOJI", help: "react to message ID with EMOJI (\"\" removes the reaction)", nargs: [2]int{4, 4},
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).react }},
+		{name: "edit", args: "CLIENT CHAT ID TEXT|-", help: "replace the text of message ID, sent by this account (- reads it from stdin)", nargs: [2]int{4, 4},
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).edit }},
+		{name: "revoke", args: "CLIENT CHAT ID", help: "delete message ID for everyone", nargs: [2]int{3, 3},
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).revoke }},
+		{name: "read", args: "CLIENT CHAT [ID...]", help: "mark messages of CHAT read (without IDs: every unread one)", nargs: [2]int{2, -1},
+			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).read }},
+		{name: "presence", args: "CLIENT CHAT [STATE]", help: "show CHAT this account is typing (STATE typing, the default), recording or paused", nargs: [2]int{2, 3},
+			choices: map[int][]string{3: {ctl.PresenceTyping, ctl.PresenceRecording, ctl.PresencePaused}},
+			flags:   func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).presence }},
+		{name: "download", args: "CLIENT CHAT ID", help: "save the media of message ID (to the name it was sent with, or -o FILE)", nargs: [2]int{3, 3},
+			long: downloadHelp, flags: downloadFlags},
+		{name: "watch", args: "[CLIENT]", help: "print events (state, qr, message, receipt, reaction, edit, revoke) as they happen", nargs: [2]int{0, 1},
 			flags: func(fs *flag.FlagSet) func(*app, context.Context, []string) error {
 				kinds := fs.String("kinds", "", "comma-separated event `KINDS` (default: all)")
 				return func(a *app, ctx context.Context, args []string) error { return a.watch(ctx, args, *kinds) }
@@ -67,7 +95,8 @@ func commands() []command {
 		{name: "version", help: "print wactl's and the daemon's versions", nargs: [2]int{0, 0},
 			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).version }},
 		{name: "completion", args: "SHELL", help: "print a completion script for bash, zsh or fish", nargs: [2]int{1, 1},
-			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).completion }},
+			choices: map[int][]string{1: {"bash", "zsh", "fish"}},
+			flags:   func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).completion }},
 		{name: "__clients", help: "list client ids (for completion)", nargs: [2]int{0, 0}, hidden: true,
 			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).clients }},
 	}
@@ -128,14 +157,20 @@ func (a *app) main(ctx context.Context, args []string) int {
 	fs.SetOutput(a.stderr)
 	a.globalFlags(fs)
 	fn := cmd.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "usage: wactl %s %s\n  %s\n\nflags:\n", cmd.name, cmd.args, cmd.help)
-		fs.PrintDefaults()
-	}
+	// The flag package prints a bad flag's error; the full help is for
+	// --help, a bad flag gets the synopsis.
+	fs.Usage = func() {}
 	if err := fs.Parse(interleave(fs, args[1:])); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(a.stderr, "usage: wactl %s %s\n  %s\n", cmd.name, cmd.args, cmd.help)
+			if cmd.long != "" {
+				fmt.Fprintf(a.stderr, "\n%s", cmd.long)
+			}
+			fmt.Fprintf(a.stderr, "\nflags:\n")
+			fs.PrintDefaults()
 			return 0
 		}
+		fmt.Fprintf(a.stderr, "usage: wactl %s %s (wactl %s --help for more)\n", cmd.name, cmd.args, cmd.name)
 		return 2
 	}
 	rest := fs.Args()
@@ -146,6 +181,11 @@ func (a *app) main(ctx context.Context, args []string) int {
 	a.client = &ctl.Client{Socket: a.socket}
 	defer a.client.Close()
 	if err := fn(a, ctx, rest); err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(a.stderr, "wactl: %s: %s\nusage: wactl %s %s (wactl %s --help for more)\n", cmd.name, ue.msg, cmd.name, cmd.args, cmd.name)
+			return 2
+		}
 		fmt.Fprintf(a.stderr, "wactl: %s\n", describe(err))
 		return 1
 	}
@@ -335,26 +375,6 @@ func (a *app) stop(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (a *app) send(ctx context.Context, args []string) error {
-	text := args[2]
-	if text == "-" {
-		b, err := io.ReadAll(io.LimitReader(a.stdin, ctl.MaxTextLen+1))
-		if err != nil {
-			return fmt.Errorf("reading stdin: %w", err)
-		}
-		text = strings.TrimSuffix(string(b), "\n")
-	}
-	r, err := a.client.Send(ctx, ctl.SendParams{Client: args[0], To: args[1], Text: text})
-	if err != nil {
-		return err
-	}
-	if a.json {
-		return a.printJSON(r)
-	}
-	fmt.Fprintf(a.stdout, "sent %s at %s\n", r.ID, r.Timestamp.Local().Format(time.RFC3339))
-	return nil
-}
-
 func (a *app) version(ctx context.Context, _ []string) error {
 	v, err := a.client.Version(ctx)
 	if a.json {
@@ -404,47 +424,6 @@ func (a *app) watch(ctx context.Context, args []string, kinds string) error {
 			fmt.Fprintln(a.stdout, formatEvent(ev))
 		}
 	}
-}
-
-// formatEvent renders one event as a line.
-func formatEvent(ev ctl.Event) string {
-	ts := ev.Time.Local().Format("15:04:05")
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %s", ts, ev.Client, ev.Kind)
-	switch ev.Kind {
-	case ctl.KindState:
-		if s := ev.Session; s != nil {
-			fmt.Fprintf(&b, " %s", s.State)
-			if d := detail(*s); d != "-" {
-				fmt.Fprintf(&b, " (%s)", d)
-			}
-		}
-	case ctl.KindQR:
-		fmt.Fprintf(&b, " %s", ev.QR)
-	case ctl.KindMessage:
-		if m := ev.Message; m != nil {
-			fmt.Fprintf(&b, " %s from %s in %s", m.ID, m.Sender, m.Chat)
-			switch {
-			case m.Text != "":
-				fmt.Fprintf(&b, ": %q", m.Text)
-			case m.Type != "":
-				fmt.Fprintf(&b, ": [%s]", m.Type)
-				if m.Caption != "" {
-					fmt.Fprintf(&b, " %q", m.Caption)
-				}
-			}
-		}
-	case ctl.KindReceipt:
-		if r := ev.Receipt; r != nil {
-			ids := append([]string(nil), r.IDs...)
-			sort.Strings(ids)
-			fmt.Fprintf(&b, " %s by %s in %s: %s", r.Type, r.Sender, r.Chat, strings.Join(ids, ","))
-		}
-	}
-	if ev.Dropped > 0 {
-		fmt.Fprintf(&b, " [%d earlier events dropped]", ev.Dropped)
-	}
-	return b.String()
 }
 
 // login starts a login and, when wait is set, shows the QR code (redrawn

@@ -122,11 +122,12 @@ func TestSendStopLogoutAndErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"send", "sales", "bob", "x"}, 1, "invalid recipient"},
-		{[]string{"send", "sales", "+4915112345678", ""}, 1, "text is empty"},
+		{[]string{"send", "sales", "+4915112345678", ""}, 1, "nothing to send"},
+		{[]string{"send", "sales", "+4915112345678", " \n "}, 1, "text is empty"},
 		{[]string{"status", "nobody"}, 1, "no session for client"},
 		{[]string{"login", "bad/id"}, 1, "invalid client id"},
 		{[]string{"login", "x", "--phone", "0151"}, 1, "invalid phone number"},
-		{[]string{"send", "sales"}, 2, "takes CLIENT TO TEXT"},
+		{[]string{"send", "sales"}, 2, "takes CLIENT TO [TEXT|-]"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 	} {
 		code, _, errs := wactl(t, d.Socket, "", tc.args...)
@@ -147,7 +148,7 @@ func TestSendStopLogoutAndErrors(t *testing.T) {
 func TestSendTooLargeFailsInsteadOfHanging(t *testing.T) {
 	b := &sessiontest.Backend{Connect: true}
 	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b},
-		Config: func(c *daemon.Config) { c.MaxRequestBytes = 4096 }})
+		Config: func(c *daemon.Config) { c.MaxRequestBytes, c.MaxMediaRequestBytes = 4096, 4096 }})
 	if _, err := d.Client.Login(context.Background(), ctl.LoginParams{Client: "sales"}); err != nil {
 		t.Fatal(err)
 	}
@@ -268,10 +269,22 @@ func TestCompletionScriptsCoverTheCommandTree(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wactl.bash")
 	os.WriteFile(path, []byte(script), 0o644)
 	for words, want := range map[string]string{
-		"wactl lo":                 "login logout",
-		"wactl login sales --b":    "--backend",
-		"wactl login x --backend ": "whatsmeow chromedp",
-		"wactl --json st":          "status stop",
+		"wactl lo":                                   "login logout",
+		"wactl login sales --b":                      "--backend",
+		"wactl login x --backend ":                   "whatsmeow chromedp",
+		"wactl --json st":                            "status stop",
+		"wactl re":                                   "react read revoke",
+		"wactl send sales +4915112345678 --k":        "--kind",
+		"wactl send sales +4915112345678 --kind ":    "image video audio voice document sticker",
+		"wactl send sales +49 --file x.jpg --kind v": "video voice",
+		"wactl watch --kinds ":                       "state qr message receipt reaction edit revoke",
+		"wactl presence sales +4915112345678 ":       "typing recording paused",
+		"wactl presence --json sales chat r":         "recording",
+		"wactl presence sales chat typing ":          "",
+		"wactl download sales chat id -":             "--socket --json --force -o",
+		"wactl send sales +49 --reply-to ID --m":     "--mention --mime",
+		"wactl completion ":                          "bash zsh fish",
+		"wactl --socket /tmp/x.sock completion z":    "zsh",
 	} {
 		w := strings.Fields(words)
 		if strings.HasSuffix(words, " ") {

@@ -5,19 +5,46 @@ complete -c wactl -l json -d "print machine-readable JSON"
 complete -c wactl -n __fish_use_subcommand -a status -d "show the daemon and its sessions, or one session"
 complete -c wactl -n '__fish_seen_subcommand_from status' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a login -d "log a client in: shows the QR code (or pairing code) until connected"
-complete -c wactl -n '__fish_seen_subcommand_from login' -l backend -r -a 'whatsmeow chromedp' -d "session `BACKEND`: whatsmeow or chromedp (default: the daemon's default)"
+complete -c wactl -n '__fish_seen_subcommand_from login' -l backend -x -a 'whatsmeow chromedp' -d "session BACKEND: whatsmeow or chromedp (default: the daemon's default)"
 complete -c wactl -n '__fish_seen_subcommand_from login' -l no-wait -d "print the login state and exit instead of waiting for the connection"
-complete -c wactl -n '__fish_seen_subcommand_from login' -l phone -r -d "link by pairing code for this `+E164` number instead of a QR code"
-complete -c wactl -n '__fish_seen_subcommand_from login' -l timeout -r -d "give up after `DURATION` without a connection"
+complete -c wactl -n '__fish_seen_subcommand_from login' -l phone -x -d "link by pairing code for this +E164 number instead of a QR code"
+complete -c wactl -n '__fish_seen_subcommand_from login' -l timeout -x -d "give up after DURATION without a connection"
 complete -c wactl -n '__fish_seen_subcommand_from login' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a logout -d "unlink a client's device and delete its session"
 complete -c wactl -n '__fish_seen_subcommand_from logout' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a stop -d "stop a client's session, keeping its login"
 complete -c wactl -n '__fish_seen_subcommand_from stop' -a '(wactl __clients 2>/dev/null)'
-complete -c wactl -n __fish_use_subcommand -a send -d "send TEXT (- reads it from stdin) to TO (+E164 number or JID)"
+complete -c wactl -n __fish_use_subcommand -a send -d "send a text, file, location or contact to TO (+E164 number or JID)"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l address -x -d "the location's ADDRESS"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l caption -x -d "the file's CAPTION"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l contact -x -d "send a contact card NAME=PHONE"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l file -r -F -d "send the FILE (- for stdin) as media"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l filename -x -d "the file NAME shown for documents (default: the file's base name)"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l kind -x -a 'image video audio voice document sticker' -d "media KIND: image, video, audio, voice, document, sticker (default: from --mime or the extension)"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l location -x -d "send a pin at LAT,LON (decimal degrees)"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l mention -x -d "tag JID_OR_PHONE in the text or caption (repeatable)"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l mime -x -d "the file's MIME type (default: the daemon detects it)"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l name -x -d "the location's NAME"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l reply-to -x -d "quote the message ID of the same chat"
 complete -c wactl -n '__fish_seen_subcommand_from send' -a '(wactl __clients 2>/dev/null)'
-complete -c wactl -n __fish_use_subcommand -a watch -d "print events (state, qr, message, receipt) as they happen"
-complete -c wactl -n '__fish_seen_subcommand_from watch' -l kinds -r -d "comma-separated event `KINDS` (default: all)"
+complete -c wactl -n __fish_use_subcommand -a react -d "react to message ID with EMOJI (\"\" removes the reaction)"
+complete -c wactl -n '__fish_seen_subcommand_from react' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a edit -d "replace the text of message ID, sent by this account (- reads it from stdin)"
+complete -c wactl -n '__fish_seen_subcommand_from edit' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a revoke -d "delete message ID for everyone"
+complete -c wactl -n '__fish_seen_subcommand_from revoke' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a read -d "mark messages of CHAT read (without IDs: every unread one)"
+complete -c wactl -n '__fish_seen_subcommand_from read' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a presence -d "show CHAT this account is typing (STATE typing, the default), recording or paused"
+complete -c wactl -n '__fish_seen_subcommand_from presence' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from presence' -a 'typing recording paused'
+complete -c wactl -n __fish_use_subcommand -a download -d "save the media of message ID (to the name it was sent with, or -o FILE)"
+complete -c wactl -n '__fish_seen_subcommand_from download' -l force -d "overwrite an existing file"
+complete -c wactl -n '__fish_seen_subcommand_from download' -s o -r -F -d "write to FILE (- for stdout) instead of the name the message carries"
+complete -c wactl -n '__fish_seen_subcommand_from download' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a watch -d "print events (state, qr, message, receipt, reaction, edit, revoke) as they happen"
+complete -c wactl -n '__fish_seen_subcommand_from watch' -l kinds -x -a 'state qr message receipt reaction edit revoke' -d "comma-separated event KINDS (default: all)"
 complete -c wactl -n '__fish_seen_subcommand_from watch' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a version -d "print wactl's and the daemon's versions"
 complete -c wactl -n __fish_use_subcommand -a completion -d "print a completion script for bash, zsh or fish"
+complete -c wactl -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Log a WhatsApp client in through wad and send one message.
+// Log a WhatsApp client in through wad and send one message or file.
 //
 //     wad-client.js [--socket PATH] [--timeout SECONDS] CLIENT TO TEXT
+//     wad-client.js [...] --file PATH [--kind KIND] [--caption TEXT] CLIENT TO
 //
 // Talks JSON-RPC 2.0 to wad's Unix socket (one JSON object per line; the
 // contract is docs/wire.md in wad's source), with Node's standard library
@@ -11,27 +12,34 @@
 // waits until the session is connected, then calls message.send and
 // prints the message id.
 //
+// A file goes base64-encoded in the request (see sendMedia): Node cannot
+// pass descriptors over a Unix socket.
+//
 // The socket is --socket, else $WAD_SOCKET, else /run/wad/wad.sock (whose
 // users must be root or in group wad). Exit status: 0 sent; 1 the session
 // failed or logged out, or a call returned an error; 2 bad usage;
 // 3 timeout.
 'use strict';
 
+const fs = require('node:fs');
 const net = require('node:net');
+const path = require('node:path');
 const readline = require('node:readline');
 
 function usage(msg) {
   if (msg) console.error(msg);
   console.error('usage: wad-client.js [--socket PATH] [--timeout SECONDS] CLIENT TO TEXT');
+  console.error('       wad-client.js [...] --file PATH [--kind KIND] [--caption TEXT] CLIENT TO');
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const opts = { socket: process.env.WAD_SOCKET || '/run/wad/wad.sock', timeout: 300 };
+  const valued = ['--socket', '--timeout', '--file', '--kind', '--caption'];
   const rest = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--socket' || a === '--timeout') {
+    if (valued.includes(a)) {
       if (i + 1 >= argv.length) usage(`${a} needs a value`);
       opts[a.slice(2)] = argv[++i];
     } else if (a === '-h' || a === '--help') {
@@ -40,11 +48,27 @@ function parseArgs(argv) {
       rest.push(a);
     }
   }
-  if (rest.length !== 3) usage('want CLIENT TO TEXT');
+  if (opts.file !== undefined) {
+    if (rest.length !== 2) usage('with --file, want CLIENT TO (--caption is the text)');
+  } else {
+    if (rest.length !== 3) usage('want CLIENT TO TEXT');
+    if (opts.kind !== undefined || opts.caption !== undefined) usage('--kind and --caption describe a --file');
+  }
   opts.timeout = Number(opts.timeout);
   if (!(opts.timeout > 0)) usage('--timeout must be a positive number of seconds');
   [opts.client, opts.to, opts.text] = rest;
   return opts;
+}
+
+// guessKind is the media kind WhatsApp shows a file as, from its extension
+// (as wactl guesses it): images, videos and audio as such, all else a
+// document. Stickers and voice notes need an explicit --kind.
+function guessKind(file) {
+  const ext = path.extname(file).toLowerCase();
+  if (['.jpg', '.jpeg', '.png', '.webp'].includes(ext)) return 'image';
+  if (['.mp4', '.m4v', '.3gp'].includes(ext)) return 'video';
+  if (['.mp3', '.m4a', '.aac', '.ogg', '.oga', '.opus', '.amr'].includes(ext)) return 'audio';
+  return 'document';
 }
 
 // WadClient is a connection to wad: calls resolve with their result, event
@@ -87,6 +111,18 @@ class WadClient {
       this.pending.set(id, { method, resolve, reject });
       this.sock.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
     });
+  }
+
+  // sendMedia sends a file as a media message: media is {kind, data,
+  // mime?, filename?, caption?} with data a Buffer, sent base64-encoded in
+  // the request's `data`. Node's net module cannot pass file descriptors
+  // (core has no SCM_RIGHTS API), so unlike wactl send --file or the
+  // Python example's send_file, the bytes travel inside the request line:
+  // the daemon's max_media_request_bytes (96 MiB by default) bounds them,
+  // and the whole file is held in memory here. Resolves to {id, timestamp}.
+  sendMedia(client, to, media) {
+    const m = { ...media, data: Buffer.from(media.data).toString('base64') };
+    return this.call('message.send', { client, to, media: m });
   }
 
   close() {
@@ -156,7 +192,14 @@ async function main() {
     show(session);
     for (const ev of early.splice(0)) wad.onEvent(ev);
     if (!(await done)) return 1;
-    const res = await wad.call('message.send', { client: opts.client, to: opts.to, text: opts.text });
+    let res;
+    if (opts.file !== undefined) {
+      const media = { kind: opts.kind || guessKind(opts.file), data: fs.readFileSync(opts.file), filename: path.basename(opts.file) };
+      if (opts.caption) media.caption = opts.caption;
+      res = await wad.sendMedia(opts.client, opts.to, media);
+    } else {
+      res = await wad.call('message.send', { client: opts.client, to: opts.to, text: opts.text });
+    }
     console.log(`sent ${res.id}`);
     return 0;
   } catch (e) {
