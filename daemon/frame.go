@@ -227,6 +227,7 @@ func (c *lineChannel) Recv() ([]byte, error) {
 		if rep := precheck(line); rep != nil {
 			// Valid JSON that is no request: answer here, since jrpc2
 			// would call it a parse error.
+			closeFiles(files)
 			if serr := c.write(rep); serr != nil {
 				return nil, serr
 			}

@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -208,14 +209,22 @@ func TestPassedDescriptorsAreClosed(t *testing.T) {
 	}
 	uc := c.(*net.UnixConn)
 	f := writeFile(t, img)
-	for _, line := range []string{`{"jsonrpc":"2.0","method":"wad.status"}`, `[1,2]`, `   `} {
-		if _, _, err := uc.WriteMsgUnix([]byte(line+"\n"), syscall.UnixRights(int(f.Fd())), nil); err != nil {
-			t.Fatal(err)
+	for _, line := range []string{`{"jsonrpc":"2.0","method":"wad.status"}`, `[1,2]`, `   `, `{"jsonrpc":"2.0","id":9,"method":7}`} {
+		for range 5 {
+			if _, _, err := uc.WriteMsgUnix([]byte(line+"\n"), syscall.UnixRights(int(f.Fd())), nil); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if _, err := d.Client.Status(ctx); err != nil { // the daemon is still fine
 		t.Fatal(err)
 	}
+	// The lines have been read once the error for the last one is back.
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	openWhileConnected := openFDs(t)
 	c.Close()
 	f.Close()
 	deadline := time.Now().Add(10 * time.Second)
@@ -224,6 +233,9 @@ func TestPassedDescriptorsAreClosed(t *testing.T) {
 	}
 	if after := openFDs(t); after > before+2 {
 		t.Fatalf("open descriptors went from %d to %d", before, after)
+	}
+	if openWhileConnected > before+4 {
+		t.Fatalf("lines that were no request left %d descriptors open while their connection lasted", openWhileConnected-before)
 	}
 }
 
