@@ -246,7 +246,15 @@ func (c *conn) request(n waBinary.Node) (*waBinary.Node, error) {
 	case r := <-ch:
 		return r, nil
 	case <-c.ctx.Done():
-		return nil, errClosed
+		// An answer read before the close still counts: the client may
+		// answer and hang up at once (a refused pairing does), and
+		// select picks among ready cases at random.
+		select {
+		case r := <-ch:
+			return r, nil
+		default:
+			return nil, errClosed
+		}
 	case <-time.After(iqTimeout):
 		return nil, fmt.Errorf("wafake: no answer to iq %s", id)
 	}

@@ -296,7 +296,11 @@ func (a *Account) EnterCode(code string) (types.JID, error) {
 	select {
 	case fin = <-finish:
 	case <-c.ctx.Done():
-		return fail(errClosed)
+		select { // a finish read before the close still counts
+		case fin = <-finish:
+		default:
+			return fail(errClosed)
+		}
 	case <-time.After(iqTimeout):
 		return fail(errors.New("wafake: the device sent no companion_finish"))
 	}
