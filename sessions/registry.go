@@ -81,9 +81,10 @@ type Registry struct {
 }
 
 type creation struct {
-	done chan struct{}
-	e    *entry
-	err  error
+	done   chan struct{}
+	cancel context.CancelFunc // Close cancels a creation in flight
+	e      *entry
+	err    error
 }
 
 // entry is one client's session inside the registry.
@@ -321,7 +322,9 @@ func (r *Registry) getOrCreate(ctx context.Context, client, backend string, j *j
 		r.mu.Unlock()
 		return nil, err
 	}
-	c := &creation{done: make(chan struct{})}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c := &creation{done: make(chan struct{}), cancel: cancel}
 	r.creating[client] = c
 	r.mu.Unlock()
 
@@ -338,10 +341,13 @@ func (r *Registry) getOrCreate(ctx context.Context, client, backend string, j *j
 	e.st = NewStatus(env)
 	e.st.onState = func(from, to ctl.State) { r.stateChanged(e, from, to) }
 	env.Status = e.st
-	sess, err := b.New(ctx, env)
+	sess, err := b.New(cctx, env)
 
 	r.mu.Lock()
 	delete(r.creating, client)
+	if err != nil && r.closed {
+		err = errShuttingDown
+	}
 	if err == nil {
 		e.sess = sess
 		c.e = e
@@ -769,7 +775,20 @@ func (r *Registry) Close(ctx context.Context) error {
 	}
 	r.closed = true
 	unlink := r.cfg.UnlinkOnClose
+	var creating []*creation
+	for _, c := range r.creating {
+		c.cancel()
+		creating = append(creating, c)
+	}
 	r.mu.Unlock()
+	// A creation that ends now adds its entry before the snapshot, to be
+	// ended with the others.
+	for _, c := range creating {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		}
+	}
 	es := r.snapshot()
 	kind, verb := opStop, "stopping"
 	if unlink {

@@ -261,6 +261,39 @@ func TestCloseStopsEverySessionAndRefusesLogins(t *testing.T) {
 	}
 }
 
+// Prevents: a shutdown waiting on a login whose session is still being
+// created (a backend's New), and a creation reaching backends that Close
+// has closed. Close cancels the creation; its caller hears that wad is
+// shutting down.
+func TestCloseCancelsACreationInFlight(t *testing.T) {
+	b := &sessiontest.Backend{CreateDelay: time.Hour}
+	r := sessions.New(sessions.Config{DefaultBackend: "whatsmeow"}, b)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Login(context.Background(), "sales", sessions.LoginOptions{})
+		errc <- err
+	}()
+	for b.Creations.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ctl.ErrUnavailable) || !strings.Contains(err.Error(), "shutting down") {
+			t.Fatalf("login whose creation Close cancelled: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the creation went on after Close returned")
+	}
+	if l := r.List(); len(l) != 0 {
+		t.Fatalf("sessions after Close: %+v", l)
+	}
+}
+
 // Prevents: a shutdown in reaper mode reset leaving a dead linked device
 // on the phone for every session (the next start deletes the logins), or
 // one in preserve mode logging everybody out. With UnlinkOnClose, Close
