@@ -27,12 +27,15 @@ type Client struct {
 
 	mu      sync.Mutex
 	conn    net.Conn
-	enc     *json.Encoder
 	wmu     sync.Mutex // serialises writes
 	nextID  uint64
 	calls   map[uint64]*pendingCall
 	err     error // set once the connection has failed
 	watches map[string]*Watcher
+	// sent is set once a byte of a request has been written on conn.
+	sent bool
+	// closed is set by Close: no call dials again.
+	closed bool
 }
 
 // Dial connects to the daemon at socket (empty: DefaultSocket) and
@@ -122,11 +125,26 @@ func (c *Client) connect(ctx context.Context) error {
 		}
 		return fmt.Errorf("connecting to wad at %s: %w", path, err)
 	}
-	c.conn = nc
-	c.enc = json.NewEncoder(nc)
+	c.conn, c.sent = nc, false
 	c.calls = make(map[uint64]*pendingCall)
 	go c.read(nc)
 	return nil
+}
+
+// redialable reports, with c.mu held, whether a call may drop the
+// connection nc and dial again: nc is still the connection, it has ended
+// (or refused a write) before any byte of a request was written on it,
+// and Close has not been called. That is what a daemon that is shutting
+// down does to a connection it accepted but did not read (see
+// docs/wire.md): the request is owed to the next daemon.
+func (c *Client) redialable(nc net.Conn) bool {
+	return c.conn == nc && !c.sent && !c.closed && len(c.calls) == 0 && len(c.watches) == 0
+}
+
+// dropLocked forgets the connection, so that the next call dials.
+func (c *Client) dropLocked() {
+	c.conn.Close()
+	c.conn, c.calls, c.watches, c.err = nil, nil, nil, nil
 }
 
 // read dispatches replies to their calls and events to their watchers,
@@ -174,12 +192,17 @@ func (c *Client) read(nc net.Conn) {
 		}
 		pc.reply <- r
 	}
-	c.fail(ErrClosed)
+	c.fail(nc, ErrClosed)
 }
 
-// fail ends every call waiting for a reply with err, and every watch.
-func (c *Client) fail(err error) {
+// fail ends every call waiting for a reply on nc with err, and every
+// watch, unless the client has moved on from nc.
+func (c *Client) fail(nc net.Conn, err error) {
 	c.mu.Lock()
+	if c.conn != nc {
+		c.mu.Unlock()
+		return
+	}
 	if c.err == nil {
 		c.err = err
 	}
@@ -198,6 +221,7 @@ func (c *Client) fail(err error) {
 func (c *Client) Close() error {
 	c.mu.Lock()
 	nc := c.conn
+	c.closed = true
 	if c.err == nil {
 		c.err = ErrClosed
 	}
@@ -229,41 +253,62 @@ func (c *Client) CallFiles(ctx context.Context, method string, params, result an
 // successful reply arrives (see pendingCall.onResult). When call returns nil,
 // the hook has run; when it returns an error, the hook has not.
 func (c *Client) call(ctx context.Context, method string, params, result any, onResult func(json.RawMessage), files []*os.File) error {
-	if err := c.connect(ctx); err != nil {
-		return err
-	}
 	if params == nil {
 		params = Empty{}
 	}
-	pc := &pendingCall{reply: make(chan rpcReply, 1), onResult: onResult}
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		return c.err
-	}
-	c.nextID++
-	id := c.nextID
-	c.calls[id] = pc
-	enc, nc := c.enc, c.conn
-	c.mu.Unlock()
-
-	raw := json.RawMessage(fmt.Sprint(id))
-	c.wmu.Lock()
-	if dl, ok := ctx.Deadline(); ok {
-		nc.SetWriteDeadline(dl)
-	} else {
-		nc.SetWriteDeadline(time.Time{})
-	}
-	var err error
-	if len(files) == 0 {
-		err = enc.Encode(wire{JSONRPC: "2.0", ID: &raw, Method: method, Params: params})
-	} else {
-		err = writeWithFiles(nc, wire{JSONRPC: "2.0", ID: &raw, Method: method, Params: params}, files)
-	}
-	c.wmu.Unlock()
-	if err != nil {
+	var pc *pendingCall
+	var id uint64
+	// A request the daemon provably did not read is sent once more on a
+	// new connection: see redialable.
+	for again := true; ; again = false {
+		if err := c.connect(ctx); err != nil {
+			return err
+		}
 		c.mu.Lock()
+		nc := c.conn
+		if c.err != nil {
+			if again && c.redialable(nc) {
+				c.dropLocked()
+				c.mu.Unlock()
+				continue
+			}
+			c.mu.Unlock()
+			return c.err
+		}
+		c.nextID++
+		id = c.nextID
+		pc = &pendingCall{reply: make(chan rpcReply, 1), onResult: onResult}
+		c.calls[id] = pc
+		c.mu.Unlock()
+
+		raw := json.RawMessage(fmt.Sprint(id))
+		msg := wire{JSONRPC: "2.0", ID: &raw, Method: method, Params: params}
+		c.wmu.Lock()
+		if dl, ok := ctx.Deadline(); ok {
+			nc.SetWriteDeadline(dl)
+		} else {
+			nc.SetWriteDeadline(time.Time{})
+		}
+		n, err := writeLine(nc, msg, files)
+		c.wmu.Unlock()
+		c.mu.Lock()
+		if n > 0 && c.conn == nc {
+			c.sent = true
+		}
+		if err == nil {
+			c.mu.Unlock()
+			break
+		}
 		delete(c.calls, id)
+		// EPIPE with nothing written: the daemon stopped reading
+		// before this request.
+		if again && n == 0 && errors.Is(err, syscall.EPIPE) && (c.conn != nc || c.redialable(nc)) {
+			if c.conn == nc {
+				c.dropLocked()
+			}
+			c.mu.Unlock()
+			continue
+		}
 		c.mu.Unlock()
 		return fmt.Errorf("sending %s: %w", method, err)
 	}
@@ -294,32 +339,34 @@ func (c *Client) call(ctx context.Context, method string, params, result any, on
 	return nil
 }
 
-// writeWithFiles writes msg as one line, the descriptors of files
-// attached to its first byte: the daemon gives a request the descriptors
-// that arrive with its line.
-func writeWithFiles(nc net.Conn, msg any, files []*os.File) error {
-	uc, ok := nc.(*net.UnixConn)
-	if !ok {
-		return fmt.Errorf("passing files needs a Unix socket connection, not %T", nc)
-	}
+// writeLine writes msg as one line and returns how many bytes of it were
+// written. The descriptors of files, if any, are attached to its first
+// byte: the daemon gives a request the descriptors that arrive with its
+// line.
+func writeLine(nc net.Conn, msg any, files []*os.File) (int, error) {
 	line, err := json.Marshal(msg)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	line = append(line, '\n')
+	if len(files) == 0 {
+		return nc.Write(line)
+	}
+	uc, ok := nc.(*net.UnixConn)
+	if !ok {
+		return 0, fmt.Errorf("passing files needs a Unix socket connection, not %T", nc)
+	}
 	fds := make([]int, len(files))
 	for i, f := range files {
 		fds[i] = int(f.Fd())
 	}
 	n, _, err := uc.WriteMsgUnix(line, syscall.UnixRights(fds...), nil)
 	runtime.KeepAlive(files)
-	if err != nil {
-		return err
+	if err != nil || n == len(line) {
+		return n, err
 	}
-	if n < len(line) {
-		_, err = uc.Write(line[n:])
-	}
-	return err
+	m, err := uc.Write(line[n:])
+	return n + m, err
 }
 
 // Version returns the daemon's version.

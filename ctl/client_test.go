@@ -144,3 +144,97 @@ func TestEventRightBehindTheSubscribeReplyReachesTheWatcher(t *testing.T) {
 		}
 	}
 }
+
+// TestCallDialsAgainOnlyWhenTheDaemonReadNothing: a daemon that shuts
+// down stops reading (or closes) the connections it accepted; a request
+// written on such a connection before any other was provably not read
+// and goes out once more on a new connection (with socket activation, to
+// the next daemon). A request on a connection that already carried one is
+// not repeated: the client cannot know what became of the earlier ones.
+func TestCallDialsAgainOnlyWhenTheDaemonReadNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// end ends the first connection the way a shutting-down daemon
+		// does.
+		end func(*net.UnixConn)
+		// first: the number of calls the first connection answers
+		// before it ends.
+		first int
+		// dials: the connections the client makes in all; ok: whether
+		// the last call succeeds.
+		dials int
+		ok    bool
+	}{
+		{"stops reading before the first request", func(c *net.UnixConn) { c.CloseRead() }, 0, 2, true},
+		{"closes before the first request", func(c *net.UnixConn) { c.Close() }, 0, 2, true},
+		{"stops reading after a request", func(c *net.UnixConn) { c.CloseRead() }, 1, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "ctl")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			path := filepath.Join(dir, "wad.sock")
+			ln, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			ended := make(chan struct{})
+			go func() {
+				for n := 0; ; n++ {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						sc := bufio.NewScanner(c)
+						answered := 0
+						for {
+							if n == 0 && answered == tc.first {
+								tc.end(c.(*net.UnixConn))
+								close(ended)
+							}
+							if !sc.Scan() {
+								return
+							}
+							var req struct {
+								ID json.RawMessage `json:"id"`
+							}
+							json.Unmarshal(sc.Bytes(), &req)
+							c.Write([]byte(result(req.ID, `{"version":"v"}`) + "\n"))
+							answered++
+						}
+					}()
+				}
+			}()
+			dials := 0
+			cl := &ctl.Client{Socket: path, Dial: func(ctx context.Context, p string) (net.Conn, error) {
+				dials++
+				var d net.Dialer
+				c, err := d.DialContext(ctx, "unix", p)
+				if dials == 1 && tc.first == 0 {
+					<-ended // the request comes after the daemon's end
+				}
+				return c, err
+			}}
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			for range tc.first {
+				if _, err := cl.Version(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.first > 0 {
+				<-ended
+			}
+			_, err = cl.Version(ctx)
+			if (err == nil) != tc.ok || dials != tc.dials {
+				t.Fatalf("call after the daemon stopped reading: err %v, %d dials; want ok %v, %d dials", err, dials, tc.ok, tc.dials)
+			}
+		})
+	}
+}
