@@ -32,7 +32,8 @@ type Config struct {
 	StateDir string `toml:"state_dir"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
-	// ShutdownTimeout bounds stopping every session on SIGTERM.
+	// ShutdownTimeout bounds stopping every session on SIGTERM and then
+	// answering the requests read.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	// MaxRequestBytes bounds one JSON-RPC request line.
 	MaxRequestBytes int `toml:"max_request_bytes"`

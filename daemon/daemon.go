@@ -54,8 +54,11 @@ type Daemon struct {
 	pol atomic.Pointer[accessPolicy]
 
 	mu    sync.Mutex
-	conns map[*jrpc2.Server]net.Conn
-	wg    sync.WaitGroup
+	conns map[*lineChannel]net.Conn
+	// draining is set once shutdown stops reading requests (see
+	// shutdown): a connection served from then on is drained at once.
+	draining bool
+	wg       sync.WaitGroup
 }
 
 // New opens the socket and the backends. It does not serve yet.
@@ -89,7 +92,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		started:  time.Now().UTC(),
 		ln:       ln,
 		notify:   o.Notify,
-		conns:    make(map[*jrpc2.Server]net.Conn),
+		conns:    make(map[*lineChannel]net.Conn),
 		backends: backends,
 		reg: sessions.New(sessions.Config{
 			StateDir:       cfg.StateDir,
@@ -203,11 +206,14 @@ func (d *Daemon) serveConn(c net.Conn) {
 		DisableBuiltin: true,
 	})
 	d.mu.Lock()
-	if d.conns == nil { // shutting down
+	if d.conns == nil { // shutdown gave up waiting for the connections
 		d.mu.Unlock()
 		return
 	}
-	d.conns[srv] = c
+	d.conns[lines] = c
+	if d.draining {
+		closeRead(c)
+	}
 	d.mu.Unlock()
 	d.log.Debug("connection opened", "pid", p.PID, "uid", p.UID, "gid", p.GID)
 
@@ -216,14 +222,19 @@ func (d *Daemon) serveConn(c net.Conn) {
 	cancel()
 	d.stopFeeds(cs)
 	d.mu.Lock()
-	delete(d.conns, srv)
+	delete(d.conns, lines)
 	d.mu.Unlock()
 	d.log.Debug("connection closed", "pid", p.PID, "uid", p.UID, "err", err)
 }
 
 // shutdown stops serving: it waits (within shutdown_timeout) for the
 // unlinking of leftovers to notice it was stopped (it may run a browser
-// and use the backends), ends every session and closes the connections.
+// and use the backends), ends every session, and then drains the
+// connections: each stops reading at what its peer had sent so far, the
+// requests read are answered, and it closes. A peer that writes after
+// that point gets EPIPE, so it knows its request was not read (with
+// socket activation, it connects again and reaches the next daemon).
+// What is still open when shutdown_timeout has passed is closed.
 func (d *Daemon) shutdown(leftovers <-chan struct{}) error {
 	d.log.Info("shutting down")
 	lerr := d.ln.Close()
@@ -241,19 +252,49 @@ func (d *Daemon) shutdown(leftovers <-chan struct{}) error {
 	if rerr != nil {
 		d.log.Error("stopping sessions", "err", rerr)
 	}
+	// The accept loop ended with the listener, so every connection is
+	// in conns or will be drained by serveConn itself.
 	d.mu.Lock()
-	conns := d.conns
-	d.conns = nil
-	d.mu.Unlock()
-	for srv, c := range conns {
-		// Close the socket first: a write blocked on a peer that does not
-		// read holds the server's lock, and Stop would wait for it.
-		c.Close()
-		srv.Stop()
+	d.draining = true
+	for _, c := range d.conns {
+		closeRead(c)
 	}
-	d.wg.Wait()
+	d.mu.Unlock()
+	drained := make(chan struct{})
+	go func() { d.wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		d.mu.Lock()
+		conns := d.conns
+		d.conns = nil
+		d.mu.Unlock()
+		d.log.Warn("closing connections whose requests are still unanswered", "connections", len(conns))
+		for lines := range conns {
+			// Closing the channel ends its reader, and jrpc2 stops
+			// itself, cancelling the calls in flight. (Server.Stop
+			// from here could race a line the reader has just taken:
+			// jrpc2 1.3.6 then signals its closed work channel and
+			// panics.)
+			lines.Close()
+		}
+	}
+	<-drained
 	d.log.Info("stopped")
 	// A session that would not stop in time is logged above; the stop
 	// itself still succeeded from systemd's point of view.
 	return lerr
+}
+
+// closeRead stops reading from c at what its peer has sent so far:
+// shutdown(SHUT_RD) on a Unix socket still hands over the bytes already
+// queued, then reports the end of input, and refuses the peer's later
+// writes with EPIPE. The connection then ends as a half-closed one does
+// (lineChannel answers every request read first).
+func closeRead(c net.Conn) {
+	if cr, ok := c.(interface{ CloseRead() error }); ok {
+		cr.CloseRead()
+	} else {
+		c.Close()
+	}
 }

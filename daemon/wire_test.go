@@ -203,18 +203,24 @@ func TestNullIDRequestIsAnswered(t *testing.T) {
 	r2.eof()
 }
 
+// A call still in flight when shutdown_timeout runs out loses its
+// connection: the Go client ends it with ErrClosed, not a hang.
 func TestCallsInFlightWhenTheConnectionDropsGetErrClosed(t *testing.T) {
-	b := &sessiontest.Backend{CreateDelay: time.Hour}
-	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
+	b := &sessiontest.Backend{Connect: true, StopGate: make(chan struct{})}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b},
+		Config: func(c *daemon.Config) { c.ShutdownTimeout = time.Second }})
+	if _, err := d.Client.Login(bg, ctl.LoginParams{Client: "sales"}); err != nil {
+		t.Fatal(err)
+	}
 	errc := make(chan error, 1)
 	go func() {
-		_, err := d.Client.Login(bg, ctl.LoginParams{Client: "sales"})
+		_, err := d.Client.Stop(bg, "sales") // held by StopGate
 		errc <- err
 	}()
-	for b.Creations.Load() == 0 {
+	for b.Stops.Load() == 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
-	d.Stop() // closes every connection
+	d.Stop() // its stop of sales is held too, past shutdown_timeout
 	select {
 	case err := <-errc:
 		if !errors.Is(err, ctl.ErrClosed) || errors.Is(err, ctl.ErrInternal) {
@@ -225,18 +231,22 @@ func TestCallsInFlightWhenTheConnectionDropsGetErrClosed(t *testing.T) {
 	}
 }
 
+// A call cancelled because the daemon closed its connection (here: a line
+// over the bound without an id to answer it under) is logged at Debug.
 func TestCancelledRequestIsNotLoggedAsAnError(t *testing.T) {
 	var logs syncbuf.Buffer
 	b := &sessiontest.Backend{CreateDelay: time.Hour}
 	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b},
-		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Config: func(c *daemon.Config) { c.MaxRequestBytes = 4096 },
+		Log:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	r := dialRaw(t, d.Socket)
 	r.send(`{"jsonrpc":"2.0","id":1,"method":"session.login","params":{"client":"sales"}}`)
 	for b.Creations.Load() == 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
-	// Shutting down closes the connection and cancels the login waiting
-	// on it.
+	r.send(`{"jsonrpc":"2.0","method":"wad.version","params":"` + strings.Repeat("x", 8192) + `"}`)
+	r.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, r.rd) // until the daemon closes
 	d.Stop()
 	if !strings.Contains(logs.String(), `msg="request cancelled" method=session.login`) {
 		t.Errorf("the cancelled login was not logged at Debug:\n%s", logs.String())
