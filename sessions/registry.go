@@ -345,8 +345,8 @@ func (r *Registry) getOrCreate(ctx context.Context, client, backend string, j *j
 
 	r.mu.Lock()
 	delete(r.creating, client)
-	if err != nil && r.closed {
-		err = errShuttingDown
+	if err != nil && r.closed && ctx.Err() == nil {
+		err = errShuttingDown // Close cancelled it, not the caller
 	}
 	if err == nil {
 		e.sess = sess
