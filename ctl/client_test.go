@@ -21,17 +21,7 @@ import (
 // returns the socket path.
 func fakeDaemon(t *testing.T, answer func(method string, id json.RawMessage) []string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "ctl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "wad.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	path, ln := listenTemp(t)
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -53,6 +43,24 @@ func fakeDaemon(t *testing.T, answer func(method string, id json.RawMessage) []s
 		}
 	}()
 	return path
+}
+
+// listenTemp listens on a Unix socket in a fresh short directory (a
+// t.TempDir() path can exceed the socket path limit); both go at cleanup.
+func listenTemp(t *testing.T) (string, net.Listener) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "wad.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return path, ln
 }
 
 func result(id json.RawMessage, v string) string {
@@ -170,17 +178,7 @@ func TestCallDialsAgainOnlyWhenTheDaemonReadNothing(t *testing.T) {
 		{"stops reading after a request", func(c *net.UnixConn) { c.CloseRead() }, 1, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, err := os.MkdirTemp("", "ctl")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { os.RemoveAll(dir) })
-			path := filepath.Join(dir, "wad.sock")
-			ln, err := net.Listen("unix", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
+			path, ln := listenTemp(t)
 			ended := make(chan struct{})
 			go func() {
 				for n := 0; ; n++ {
@@ -231,7 +229,7 @@ func TestCallDialsAgainOnlyWhenTheDaemonReadNothing(t *testing.T) {
 			if tc.first > 0 {
 				<-ended
 			}
-			_, err = cl.Version(ctx)
+			_, err := cl.Version(ctx)
 			if (err == nil) != tc.ok || dials != tc.dials {
 				t.Fatalf("call after the daemon stopped reading: err %v, %d dials; want ok %v, %d dials", err, dials, tc.ok, tc.dials)
 			}
