@@ -3,21 +3,39 @@ package ctl
 // Method names on the wire. Every method takes named parameters (a JSON
 // object, possibly empty) and returns a JSON object.
 const (
-	MethodVersion     = "wad.version"
-	MethodStatus      = "wad.status"
-	MethodList        = "session.list"
-	MethodSession     = "session.status"
-	MethodLogin       = "session.login"
-	MethodLogout      = "session.logout"
-	MethodStop        = "session.stop"
-	MethodSend        = "message.send"
-	MethodReact       = "message.react"
-	MethodEdit        = "message.edit"
-	MethodRevoke      = "message.revoke"
-	MethodDownload    = "message.download"
-	MethodRead        = "chat.read"
-	MethodPresence    = "chat.presence"
-	MethodSubscribe   = "events.subscribe"
+	MethodVersion   = "wad.version"
+	MethodStatus    = "wad.status"
+	MethodList      = "session.list"
+	MethodSession   = "session.status"
+	MethodLogin     = "session.login"
+	MethodLogout    = "session.logout"
+	MethodStop      = "session.stop"
+	MethodSend      = "message.send"
+	MethodReact     = "message.react"
+	MethodEdit      = "message.edit"
+	MethodRevoke    = "message.revoke"
+	MethodDownload  = "message.download"
+	MethodRead      = "chat.read"
+	MethodPresence  = "chat.presence"
+	MethodSubscribe = "events.subscribe"
+
+	MethodCheck             = "contact.check"
+	MethodContacts          = "contact.list"
+	MethodContactInfo       = "contact.info"
+	MethodChats             = "chat.list"
+	MethodGroups            = "group.list"
+	MethodGroupInfo         = "group.info"
+	MethodGroupCreate       = "group.create"
+	MethodGroupParticipants = "group.participants"
+	MethodGroupInvite       = "group.invite_link"
+	MethodGroupJoin         = "group.join"
+	MethodGroupLeave        = "group.leave"
+	MethodGroupSet          = "group.set"
+	MethodProfile           = "profile.get"
+	MethodProfileSet        = "profile.set"
+	MethodPresenceSubscribe = "presence.subscribe"
+	MethodCallReject        = "call.reject"
+
 	MethodUnsubscribe = "events.unsubscribe"
 
 	// NotifyEvent is the method name of the notifications the daemon pushes
@@ -68,6 +86,22 @@ var Methods = []Method{
 	{MethodDownload, Read},
 	{MethodRead, Write},
 	{MethodPresence, Write},
+	{MethodCheck, Read},
+	{MethodContacts, Read},
+	{MethodContactInfo, Read},
+	{MethodChats, Read},
+	{MethodGroups, Read},
+	{MethodGroupInfo, Read},
+	{MethodGroupCreate, Write},
+	{MethodGroupParticipants, Write},
+	{MethodGroupInvite, Write}, // a link lets anyone in
+	{MethodGroupJoin, Write},
+	{MethodGroupLeave, Write},
+	{MethodGroupSet, Write},
+	{MethodProfile, Read},
+	{MethodProfileSet, Write},
+	{MethodPresenceSubscribe, Read},
+	{MethodCallReject, Write},
 	{MethodSubscribe, Read},
 	{MethodUnsubscribe, Read},
 }

@@ -78,6 +78,14 @@ const (
 	ReasonPairingRejected   = "pairing_rejected"    // the phone refused the pairing
 	ReasonStoreError        = "store_error"         // the device store failed
 	ReasonTemporarilyBanned = "temporarily_banned"  // WhatsApp banned the account for a while
+	// ReasonMainDeviceGone: logged out because the phone's own account
+	// is gone (WhatsApp reinstalled, number moved, account deleted), as
+	// opposed to this device unlinked (logged_out).
+	ReasonMainDeviceGone = "main_device_gone"
+	// ReasonPhoneOffline: still connected, but the phone has not been
+	// online for long (phone_offline_after): messages sent from this
+	// device still go out, but the phone may soon unlink its companions.
+	ReasonPhoneOffline = "phone_offline"
 )
 
 // Session is the state of one client's session as reported on the wire.
@@ -155,7 +163,8 @@ const (
 )
 
 // Kinds lists every event kind.
-var Kinds = []string{KindState, KindQR, KindMessage, KindReceipt, KindReaction, KindEdit, KindRevoke}
+var Kinds = []string{KindState, KindQR, KindMessage, KindReceipt, KindReaction, KindEdit, KindRevoke,
+	KindCheckProgress, KindGroup, KindPresence, KindChatPresence, KindCall, KindContact}
 
 // Event is the params object of an "event" notification.
 type Event struct {
@@ -166,6 +175,14 @@ type Event struct {
 	QR           string   `json:"qr,omitempty"`
 	Message      *Message `json:"message,omitempty"`
 	Receipt      *Receipt `json:"receipt,omitempty"`
+	// One of these, by Kind: check_progress, group, presence,
+	// chat_presence, call, contact.
+	Check        *CheckProgress `json:"check,omitempty"`
+	Group        *GroupChange   `json:"group,omitempty"`
+	Presence     *Presence      `json:"presence,omitempty"`
+	ChatPresence *ChatPresence  `json:"chat_presence,omitempty"`
+	Call         *Call          `json:"call,omitempty"`
+	Contact      *ContactChange `json:"contact,omitempty"`
 	// Dropped counts the events this subscription lost before this one
 	// because the subscriber read too slowly.
 	Dropped uint64    `json:"dropped,omitempty"`

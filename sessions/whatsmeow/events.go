@@ -145,6 +145,8 @@ func (s *session) handle(r *run, evt any) {
 		}
 	case *events.Receipt:
 		s.env.Publish(ctl.Event{Kind: ctl.KindReceipt, Receipt: convertReceipt(e), Time: time.Now().UTC()})
+	default:
+		_ = s.groupEvent(r, evt) || s.contactEvent(r, evt)
 	}
 }
 

@@ -51,6 +51,12 @@ func (s *session) Do(ctx context.Context, op sessions.Op) (any, error) {
 	case sessions.Download:
 		return s.download(ctx, r, op)
 	}
+	if res, ok, err := s.doGroup(ctx, r, op); ok {
+		return res, err
+	}
+	if res, ok, err := s.doContact(ctx, r, op); ok {
+		return res, err
+	}
 	return nil, sessions.ErrUnsupported
 }
 
