@@ -53,6 +53,15 @@ type SessionsConfig struct {
 	DefaultBackend string   `toml:"default_backend"`
 	MaxSessions    int      `toml:"max_sessions"`
 	StartTimeout   Duration `toml:"start_timeout"`
+	// CheckBatch numbers go to WhatsApp in one contact.check query, at
+	// most one query per CheckInterval and client: bulk lookups get
+	// accounts flagged.
+	CheckBatch    int      `toml:"check_batch"`
+	CheckInterval Duration `toml:"check_interval"`
+	// RejectCalls refuses every incoming call, with RejectCallsText (if
+	// set) sent to the caller as a message.
+	RejectCalls     bool   `toml:"reject_calls"`
+	RejectCallsText string `toml:"reject_calls_text"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s").
@@ -69,6 +78,8 @@ const (
 	DefaultShutdownTimeout      = 20 * time.Second
 	DefaultStartTimeout         = sessions.DefaultStartTimeout
 	DefaultBackend              = "whatsmeow"
+	DefaultCheckBatch           = 5
+	DefaultCheckInterval        = 5 * time.Second
 )
 
 // DefaultConfig returns the embedded defaults: paths from the environment
@@ -86,6 +97,8 @@ func DefaultConfig() Config {
 		Sessions: SessionsConfig{
 			DefaultBackend: DefaultBackend,
 			StartTimeout:   DefaultStartTimeout,
+			CheckBatch:     DefaultCheckBatch,
+			CheckInterval:  DefaultCheckInterval,
 		},
 	}
 }
@@ -226,6 +239,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Sessions.MaxSessions < 0 {
 		errs = append(errs, errors.New("sessions.max_sessions: must be 0 (no limit) or more"))
+	}
+	if c.Sessions.CheckBatch < 1 || c.Sessions.CheckBatch > 500 {
+		errs = append(errs, fmt.Errorf("sessions.check_batch: must be between 1 and 500"))
+	}
+	if c.Sessions.CheckInterval <= 0 {
+		errs = append(errs, fmt.Errorf("sessions.check_interval: must be positive"))
+	}
+	if c.Sessions.RejectCallsText != "" {
+		if err := ctl.ValidateText(c.Sessions.RejectCallsText); err != nil {
+			errs = append(errs, fmt.Errorf("sessions.reject_calls_text: %v", err))
+		}
 	}
 	if c.Sessions.StartTimeout <= 0 {
 		errs = append(errs, errors.New("sessions.start_timeout: must be positive"))

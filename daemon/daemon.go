@@ -50,6 +50,8 @@ type Daemon struct {
 	// alive proves the registry is not wedged (watchdog); a test seam.
 	alive func(context.Context) error
 
+	checkPace pacers
+
 	cfg atomic.Pointer[Config]
 	pol atomic.Pointer[accessPolicy]
 
@@ -144,6 +146,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.log.Info("wad is serving", "socket", d.ln.Path, "state_dir", d.config().StateDir, "version", d.version_)
 	d.notify("READY=1\nSTATUS=" + d.statusLine())
 	go d.watchdog(ctx)
+	go d.rejectCalls(ctx)
 	lctx, stopLeftovers := context.WithCancel(ctx)
 	defer stopLeftovers()
 	leftovers := d.startLeftovers(lctx)
@@ -195,7 +198,7 @@ func (d *Daemon) serveConn(c net.Conn) {
 	defer cancel()
 	cfg := d.config()
 	lines := newLineChannel(c, cfg.MaxRequestBytes, cfg.MaxMediaRequestBytes)
-	cs := &connState{ctx: ctx, lines: lines}
+	cs := &connState{ctx: ctx, lines: lines, conn: c}
 	rctx := withPeer(context.WithValue(ctx, connKey{}, cs), p)
 	srv := jrpc2.NewServer(d.table, &jrpc2.ServerOptions{
 		AllowPush:   true,

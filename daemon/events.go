@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net"
 	"sync"
 
 	"github.com/creachadair/jrpc2"
@@ -18,6 +19,7 @@ const maxSubsPerConn = 64
 type connState struct {
 	ctx   context.Context // ends when the connection ends
 	lines *lineChannel
+	conn  net.Conn
 	mu    sync.Mutex
 	feeds map[string]*feed
 }

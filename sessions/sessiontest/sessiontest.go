@@ -197,7 +197,16 @@ type Session struct {
 
 	mu   sync.Mutex
 	Sent []Sent
-	qrN  int
+	// Ops are the operations other than Send that Do was given.
+	Ops []sessions.Op
+	qrN int
+}
+
+// OpsDone returns a copy of Ops.
+func (s *Session) OpsDone() []sessions.Op {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.Ops)
 }
 
 // Client returns the session's client id.
@@ -329,13 +338,33 @@ func (s *Session) Process() (int, int64) {
 
 // Do performs Send: it records the message (reading a media file to
 // its end, as a backend uploading it would) and returns a made-up id.
+// It answers CheckPhones (numbers ending in an even digit are on
+// WhatsApp) and RejectCall; every other op is recorded in Ops and
+// refused as unsupported.
 func (s *Session) Do(_ context.Context, op sessions.Op) (any, error) {
-	m, ok := op.(sessions.Send)
-	if !ok {
-		return nil, sessions.ErrUnsupported
-	}
 	if s.St.Get().State != ctl.StateConnected {
 		return nil, ctl.Errorf(ctl.CodeSessionNotReady, "not connected")
+	}
+	m, ok := op.(sessions.Send)
+	if !ok {
+		s.mu.Lock()
+		s.Ops = append(s.Ops, op)
+		s.mu.Unlock()
+		switch op := op.(type) {
+		case sessions.CheckPhones:
+			var r ctl.CheckResult
+			for _, p := range op.Phones {
+				c := ctl.PhoneCheck{Phone: p}
+				if (p[len(p)-1]-'0')%2 == 0 {
+					c.OnWhatsApp, c.JID = true, p[1:]+"@"+ctl.ServerUser
+				}
+				r.Results = append(r.Results, c)
+			}
+			return r, nil
+		case sessions.RejectCall:
+			return ctl.OK{OK: true}, nil
+		}
+		return nil, sessions.ErrUnsupported
 	}
 	sent := Sent{To: m.To, Text: m.Text}
 	if f := m.Media; f != nil {
