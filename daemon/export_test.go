@@ -11,3 +11,6 @@ func SetAccessForTest(d *Daemon, rules []AccessRule) error {
 	d.pol.Store(&accessPolicy{rules: rules, self: -1, strict: true})
 	return nil
 }
+
+// HangupPoll is how often a long call looks for its caller's hang-up.
+const HangupPoll = hangupPoll

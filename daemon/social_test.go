@@ -2,9 +2,11 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +234,27 @@ func TestRejectCallsRefusesEveryOfferWithTheReply(t *testing.T) {
 			t.Fatal("the offered call was not rejected")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A caller that only shuts down its write side (socat at the end of its
+// input) still reads: its contact.check runs to the end and is answered.
+func TestContactCheckOfAHalfClosedCallerIsAnswered(t *testing.T) {
+	d, b := connectedWith(t, func(c *daemon.Config) {
+		c.Sessions.CheckBatch = 1
+		c.Sessions.CheckInterval = 3 * daemon.HangupPoll
+	})
+	r := dialRaw(t, d.Socket)
+	r.send(`{"jsonrpc":"2.0","id":"c","method":"contact.check","params":{"client":"sales","phones":["+4915112345670","+4915112345671","+4915112345672"]}}`)
+	if err := r.c.(*net.UnixConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	rep := r.read()
+	var res ctl.CheckResult
+	if rep.Error != nil || json.Unmarshal(rep.Result, &res) != nil || len(res.Results) != 3 || !res.Results[2].OnWhatsApp {
+		t.Fatalf("reply %s %+v", rep.Result, rep.Error)
+	}
+	if n := len(b.Session("sales").OpsDone()); n != 3 {
+		t.Fatalf("%d queries, want 3", n)
 	}
 }
