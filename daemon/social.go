@@ -373,7 +373,7 @@ func (d *Daemon) callReject(ctx context.Context, c *call, a ctl.CallRejectParams
 // reject_calls is on, with reject_calls_text as the reply, until ctx
 // ends.
 func (d *Daemon) rejectCalls(ctx context.Context) {
-	sub := d.reg.Bus().Subscribe(nil, []string{ctl.KindCall})
+	sub := d.reg.Bus().Tap([]string{ctl.KindCall})
 	defer d.reg.Bus().Unsubscribe(sub.ID)
 	for {
 		ev, err := sub.Next(ctx)

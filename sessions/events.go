@@ -21,9 +21,10 @@ const DefaultEventBuffer = 256
 // carries the count in Event.Dropped. A slow subscriber therefore loses
 // old events, never delays a session, and always sees the newest state.
 type Bus struct {
-	mu     sync.Mutex
-	subs   map[string]*Subscription
-	nextID atomic.Uint64
+	mu      sync.Mutex
+	subs    map[string]*Subscription
+	nextID  atomic.Uint64
+	nextTap atomic.Uint64
 	// Buffer is the queue length of new subscriptions; zero means
 	// DefaultEventBuffer.
 	Buffer int
@@ -34,6 +35,7 @@ type Subscription struct {
 	ID      string
 	clients []string
 	kinds   []string
+	tap     bool // made by Tap: not counted by Len
 
 	mu      sync.Mutex
 	queue   []ctl.Event // ring of cap len(queue)
@@ -47,16 +49,33 @@ type Subscription struct {
 // Subscribe returns a subscription for the given clients and kinds (empty:
 // all). Unknown kinds are the caller's to reject.
 func (b *Bus) Subscribe(clients, kinds []string) *Subscription {
+	return b.subscribe(clients, kinds, false)
+}
+
+// Tap is Subscribe for the daemon's own use (reject_calls): a
+// subscription that Len does not count, since no peer made it.
+func (b *Bus) Tap(kinds []string) *Subscription {
+	return b.subscribe(nil, kinds, true)
+}
+
+func (b *Bus) subscribe(clients, kinds []string, tap bool) *Subscription {
+	prefix, next := "sub-", &b.nextID
+	if tap {
+		// Its own numbering: peers see the ids of their subscriptions
+		// count from sub-1 whatever the daemon taps.
+		prefix, next = "tap-", &b.nextTap
+	}
 	n := b.Buffer
 	if n <= 0 {
 		n = DefaultEventBuffer
 	}
 	s := &Subscription{
-		ID:      "sub-" + strconv.FormatUint(b.nextID.Add(1), 10),
+		ID:      prefix + strconv.FormatUint(next.Add(1), 10),
 		clients: slices.Clone(clients),
 		kinds:   slices.Clone(kinds),
 		queue:   make([]ctl.Event, n),
 		ready:   make(chan struct{}, 1),
+		tap:     tap,
 	}
 	b.mu.Lock()
 	if b.subs == nil {
@@ -81,11 +100,17 @@ func (b *Bus) Unsubscribe(id string) bool {
 	return true
 }
 
-// Len returns the number of subscriptions.
+// Len returns the number of subscriptions peers made (not Taps).
 func (b *Bus) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.subs)
+	n := 0
+	for _, s := range b.subs {
+		if !s.tap {
+			n++
+		}
+	}
+	return n
 }
 
 // Publish delivers ev to every matching subscription. It never blocks.

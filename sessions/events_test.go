@@ -59,3 +59,24 @@ func TestSubscriptionFiltersAndEndsOnUnsubscribe(t *testing.T) {
 		t.Fatalf("Next after unsubscribe: %v", err)
 	}
 }
+
+// The daemon's own tap sees its kinds but is not a peer's subscription.
+func TestTapReceivesItsKindsAndIsNotCounted(t *testing.T) {
+	b := &sessions.Bus{}
+	tap := b.Tap([]string{ctl.KindCall})
+	sub := b.Subscribe(nil, nil)
+	if n := b.Len(); n != 1 {
+		t.Fatalf("Len %d with one subscription and one tap", n)
+	}
+	b.Publish(ctl.Event{Client: "c", Kind: ctl.KindState})
+	b.Publish(ctl.Event{Client: "c", Kind: ctl.KindCall, Call: &ctl.Call{ID: "x"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ev, err := tap.Next(ctx)
+	if err != nil || ev.Kind != ctl.KindCall || ev.Call.ID != "x" {
+		t.Fatalf("tap got %+v, %v", ev, err)
+	}
+	if ev, _ := sub.Next(ctx); ev.Kind != ctl.KindState {
+		t.Fatalf("subscription got %+v first", ev)
+	}
+}
