@@ -34,6 +34,25 @@ type Account struct {
 	nextDevice uint16
 	keyIndex   uint32
 	failLogin  *Failure
+	// What others see of the account (profile.go, usync.go): its about
+	// text and when it was set, its profile picture, and its verified
+	// business name (empty: a personal account).
+	about    string
+	aboutSet time.Time
+	picture  *picture
+	business string
+	// Its presence (presence.go): whether the phone is online, when it
+	// was last seen, and the devices subscribed to it, with the
+	// connection that subscribed.
+	online      bool
+	lastSeen    time.Time
+	subscribers map[*Companion]*conn
+	// Calls it placed that are not over (call.go), by call id.
+	calls map[string]*call
+	// The refusals of its calls (CallRejects), and a channel closed
+	// when one is added.
+	rejects  []CallReject
+	rejected chan struct{}
 
 	// ph is the phone in conversations: its Signal state and what it
 	// received (message.go); its own mutexes guard it.
@@ -83,7 +102,10 @@ type PreKey struct {
 // Failure is what the server answers a login with instead of success:
 // a <failure reason=.../> node. Reasons whatsmeow knows: 401 logged out,
 // 402 temporarily banned (Code and Expire say why and how long), 403
-// main device gone, 405 client outdated, 503 service unavailable.
+// main device gone (the phone's account logged out or deleted), 405
+// client outdated, 406 unknown logout (WhatsApp Web: banned), 503
+// service unavailable. 401, 403 and 406 make whatsmeow delete the
+// device (events.LoggedOut with OnConnect).
 type Failure struct {
 	Reason int
 	// Code is the ban reason code (reason 402).
@@ -111,6 +133,7 @@ func (s *Server) AddAccount(phone, pushName string) (*Account, error) {
 	a := &Account{
 		s: s, Phone: phone, LID: lid, PushName: pushName, Identity: keys.NewKeyPair(),
 		companions: map[uint16]*Companion{}, nextDevice: 1,
+		subscribers: map[*Companion]*conn{}, calls: map[string]*call{},
 	}
 	s.accounts[phone] = a
 	s.lids[lid] = a

@@ -90,6 +90,70 @@
 // phone typing. The privacy query is answered with a new account's
 // defaults (read receipts on, so MarkRead sends read receipts).
 //
+// Contacts, profiles, presence and calls (usync.go, profile.go,
+// presence.go, call.go): usync also answers status (the about text
+// with its time), picture (the id) and business (a verified name
+// certificate, Account.SetBusiness), so IsOnWhatsApp and GetUserInfo
+// see what the real server tells. A device sets its about (status set)
+// and its own picture (w:profile:picture set with its JID or no target:
+// a JPEG or 406, no child to remove); the picture get answers id, url
+// (served by the fake's CDN) and direct_path, status 304 for the
+// current id, 404 for none. Account.SetAbout and SetPicture are the
+// phone doing the same; a picture change reaches every other account's
+// devices as <notification type="picture"> with <set> or <delete>. A
+// presence subscribe is answered at once with the user's presence and
+// then with each change (Account.SetPresence: online, or unavailable
+// with last). Account.Call is a phone calling: each linked device of
+// the callee gets <call><offer call-id call-creator> with the media
+// offered, held and acked like other stanzas; the callee's phone
+// answers (Answer: <accept>) or declines (Decline: <reject>) elsewhere,
+// the caller hangs up (Hangup: <terminate reason>), and a device's
+// <call><reject/></call> is acked, recorded at the caller's phone
+// (CallRejects, WaitCallReject) and passed to the callee's other
+// devices. A push name change reaches others as the notify of the
+// account's next message. Failure 403 (FailLogin) is the main device
+// gone.
+//
+// Groups (group.go) are kept as the server keeps them: an id
+// ("120363" and 12 digits, the JID's user part), creator, creation
+// time, subject with who set it when, description with its id, the
+// announcement and locked settings, members with admin and superadmin,
+// an invite code, a picture id, and an addressing mode (phone numbers
+// by default; Server.LIDGroups makes new groups LID-addressed, with
+// each participant's other JID in phone_number or lid). The w:g2
+// queries whatsmeow sends are answered: create (per-participant error
+// 403 with an <add_request code expiration/> when the account's privacy
+// refuses adds, Account.RefuseGroupAdds; 404 for a number not on
+// WhatsApp; 409 for a member), get info (<query request=interactive>;
+// 404 no group, 403 not a member), participating, add, remove, promote
+// and demote (admins only, else 401; a result per participant in the
+// action's tag), invite (one key for four queries: to the group, get
+// the link or, with set, reset it, admins only; to @g.us with a code,
+// what the link leads to or, with set, joining; 406 unknown code, 410 a
+// reset one), leave, subject, description (the topic with id, prev and
+// delete, 409 for a stale prev, or a bare description), announcement,
+// not_announcement, locked and unlocked (admins; subject and
+// description admins only while locked), and the group's picture (the
+// w:profile:picture set iqs with the group as target, which profile.go
+// passes on: a JPEG or 406, or none to remove). Every change is sent,
+// after the answer, to every member device as WhatsApp does and held
+// until acked: <notification type="w:gp2" from=group participant=actor
+// [participant_pn] notify> with one <create type="new" key> (the new
+// group's members, the creator's devices included) or <create
+// reason="invite"> (notify="invite", to whoever joined by link), or one
+// <add [reason=invite]>, <remove>, <promote>, <demote>, <subject>,
+// <description> (<body> or <delete/>), <announcement v_id>,
+// <not_announcement v_id>, <locked>, <unlocked> or <invite code>; a
+// picture change is a <notification type="picture"> with <set jid id
+// author/> or <delete jid author/>. Account.CreateGroup, UpdateGroup,
+// SetGroupSubject, SetGroupTopic, SetGroupAnnounce, SetGroupLocked,
+// SetGroupPicture, GroupInviteCode, JoinGroup and LeaveGroup are a
+// phone doing the same; Server.Group shows a group's state. Unverified
+// and chosen here: what an account added by an admin gets (an <add>
+// naming it, as the other members get), the add_request's lifetime (3
+// days), errors of a leave (404, 403), of a join by a member (none) and
+// of a change by a non-admin (401).
+//
 // Not done yet: group and broadcast messages (sender keys; a message to
 // a group is acked with error 501), answering retry receipts (the
 // phone records them, and a message it cannot decrypt, with
@@ -97,8 +161,8 @@
 // to the reader's own companions (one is acked and passed to no one),
 // media retry receipts (a device asking for expired media to be
 // uploaded again: recorded at its own phone as a receipt of type
-// server-error, passed to no device, not answered), answers to
-// presence subscriptions, chat states to groups, and the signed
+// server-error, passed to no device, not answered), chat states to
+// groups, app state (a device's own push name change), and the signed
 // key-index-list in device lists, which whatsmeow does not read.
 //
 // Nothing in it reaches the network: Server.Dial and Server.HTTPClient
@@ -111,7 +175,7 @@
 // measured daemon's; the two processes share the Noise root key
 // (RootKey, UseRoot) and talk a small line protocol.
 //
-// Extending it: a new protocol area (groups, app state, calls) goes in
+// Extending it: a new protocol area (app state, group messages) goes in
 // a file of its own that registers handlers in
 // the tables in iq.go (preLoginIQs, loggedInIQs by "xmlns type
 // first-child", stanzas by tag) and adds methods on Account for what the
@@ -152,6 +216,13 @@
 // 403/404/410 errors, the retry rule), download-to-file.go,
 // mediaretry.go, util/cbcutil and util/hkdfutil; for presence
 // presence.go (SendPresence, SendChatPresence, handleChatState) and
-// privacysettings.go; and for the other areas the files their own doc
+// privacysettings.go; for groups group.go (sendGroupIQ and every
+// query's request and the response it reads, parseGroupNode,
+// parseParticipant with its error and add_request, parseGroupCreate,
+// parseGroupChange's children and required attributes,
+// parseParticipantList, cacheGroupInfo's LID pairs), errors.go (the
+// group sentinels and the 401/403/404/406/410 mapping) and
+// notification.go (the w:gp2 and picture cases, handlePictureNotification);
+// and for the other areas the files their own doc
 // comments name. Run the wafake and sessions/whatsmeow tests.
 package wafake

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
@@ -37,10 +38,15 @@ type ChatState struct {
 }
 
 // handlePresence takes a device's own presence: type available or
-// unavailable (with its push name) sets whether it gets chat states.
-// The server sends nothing back. A subscription to a contact's presence
-// is accepted and not answered (WhatsApp answers with the contact's
-// presence; the fake's phones have none).
+// unavailable (with its push name) sets whether it gets chat states. The
+// server sends nothing back. A subscription to a user's presence
+// (<presence type="subscribe" to=user>, whatsmeow's SubscribePresence)
+// is answered at once with that user's current presence and then with
+// each change (Account.SetPresence), on that connection only: presences
+// are neither acked nor held, and a subscription ends with the
+// connection. (Whether WhatsApp drops a
+// subscription without a privacy token is not known; the fake takes
+// it.)
 func (c *conn) handlePresence(n *waBinary.Node) {
 	typ, _ := n.Attrs["type"].(string)
 	switch typ {
@@ -48,9 +54,80 @@ func (c *conn) handlePresence(n *waBinary.Node) {
 		c.s.mu.Lock()
 		c.available = typ == "available"
 		c.s.mu.Unlock()
+	case "subscribe":
+		to, ok := n.Attrs["to"].(types.JID)
+		if !ok {
+			c.s.logf("presence subscribe without a to: %s", n.XMLString())
+			return
+		}
+		c.s.mu.Lock()
+		a := c.s.accountLocked(to.ToNonAD())
+		var pres waBinary.Node
+		if a != nil {
+			a.subscribers[c.dev] = c
+			pres = a.presenceLocked(to.Server == types.HiddenUserServer)
+		}
+		c.s.mu.Unlock()
+		if a == nil {
+			c.s.logf("presence subscribe to unknown %s", to)
+			return
+		}
+		c.send(pres) //nolint:errcheck // presences are not held
 	default:
 		c.s.logf("presence %q of %s: accepted, not answered", typ, c.dev.JID)
 	}
+}
+
+// presenceLocked is the account's presence as the server pushes it:
+// <presence from=user/> while online, else type unavailable with the
+// last-seen time (none before the phone was ever online).
+func (a *Account) presenceLocked(lid bool) waBinary.Node {
+	attrs := waBinary.Attrs{"from": a.userJID(lid)}
+	if !a.online {
+		attrs["type"] = "unavailable"
+		if !a.lastSeen.IsZero() {
+			attrs["last"] = strconv.FormatInt(a.lastSeen.Unix(), 10)
+		}
+	}
+	return waBinary.Node{Tag: "presence", Attrs: attrs}
+}
+
+// SetPresence is the account's phone coming online (true) or going
+// offline (false, last seen now): the devices subscribed to it that are
+// connected get the new presence.
+func (a *Account) SetPresence(online bool) {
+	s := a.s
+	s.mu.Lock()
+	if a.online && !online {
+		a.lastSeen = time.Now()
+	}
+	a.online = online
+	pres := a.presenceLocked(false)
+	var live []*conn
+	for comp, c := range a.subscribers {
+		if comp.conn == c && comp.acct.companions[comp.JID.Device] == comp {
+			live = append(live, c)
+		} else {
+			delete(a.subscribers, comp) // ended with its connection
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range live {
+		c.send(pres) //nolint:errcheck // presences are not held
+	}
+}
+
+// Subscribed reports whether device jid's live connection subscribed to
+// the account's presence.
+func (a *Account) Subscribed(jid types.JID) bool {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	for comp, c := range a.subscribers {
+		if comp.JID == jid && comp.conn == c {
+			return true
+		}
+	}
+	return false
 }
 
 // Available reports whether device jid's live connection has announced

@@ -102,6 +102,9 @@ type Server struct {
 	// mutex, and the phones' HTTP client for the CDN.
 	media   mediaStore
 	mediaHC *http.Client
+
+	// Groups (group.go). Guarded by mu.
+	groups groupStore
 }
 
 // New starts a Server on 127.0.0.1 with a fresh TLS CA and Noise key.

@@ -81,10 +81,13 @@ func participantHash(devices []types.JID) string {
 
 // usync answers a user sync query: for each listed user, the protocols
 // the query asks for. The fake knows devices (the device list with the
-// companions' key indexes), lid (the user's LID) and contact (whether a
-// number is on WhatsApp); other protocols (status, picture, business,
-// bot) are left out of the user's node, which whatsmeow reads as not
-// set.
+// companions' key indexes), lid (the user's LID), contact (whether a
+// number is on WhatsApp), status (the about text and when it was set),
+// picture (the profile picture's id) and business (a business
+// account's verified name certificate); other protocols (bot) are left
+// out of the user's node, which whatsmeow reads as not set. whatsmeow's
+// IsOnWhatsApp asks contact and business, GetUserInfo business, status,
+// picture, devices and lid.
 func (c *conn) usync(n *waBinary.Node) {
 	req := n.GetChildByTag("usync")
 	var protocols []string
@@ -150,6 +153,31 @@ func (s *Server) usyncUserLocked(u waBinary.Node, protocols []string) waBinary.N
 		case "lid":
 			if a != nil && jid.Server == types.DefaultUserServer {
 				children = append(children, waBinary.Node{Tag: "lid", Attrs: waBinary.Attrs{"val": a.LIDJID()}})
+			}
+		case "status":
+			// The about text, with when it was set; an account that
+			// never set one has none (whatsmeow reads the content).
+			if a != nil {
+				st := waBinary.Node{Tag: "status"}
+				if a.about != "" {
+					st.Attrs = waBinary.Attrs{"t": a.aboutSet.Unix()}
+					st.Content = []byte(a.about)
+				}
+				children = append(children, st)
+			}
+		case "picture":
+			if a != nil {
+				pic := waBinary.Node{Tag: "picture"}
+				if a.picture != nil {
+					pic.Attrs = waBinary.Attrs{"id": a.picture.id}
+				}
+				children = append(children, pic)
+			}
+		case "business":
+			if a != nil && a.business != "" {
+				if cert := verifiedName(a.business); cert != nil {
+					children = append(children, waBinary.Node{Tag: "business", Content: []waBinary.Node{{Tag: "verified_name", Content: cert}}})
+				}
 			}
 		case "contact":
 			typ := "out"
