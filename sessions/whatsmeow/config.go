@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Name is the backend's name in config and on the wire.
@@ -23,12 +24,33 @@ type Config struct {
 	// for the WhatsApp websocket and media. Empty means the environment's
 	// https_proxy, as Go's net/http reads it.
 	Proxy string `toml:"proxy"`
+	// PhoneOfflineAfter is how long the phone may go unseen before a
+	// connected session says phone_offline (ctl.ReasonPhoneOffline):
+	// WhatsApp unlinks the devices of a phone offline for 14 days. Zero
+	// means DefaultPhoneOfflineAfter.
+	PhoneOfflineAfter time.Duration `toml:"phone_offline_after"`
+}
+
+// DefaultPhoneOfflineAfter warns two days before WhatsApp unlinks the
+// devices of a phone that has been offline (14 days), as
+// mautrix-whatsapp does.
+const DefaultPhoneOfflineAfter = 12 * 24 * time.Hour
+
+// phoneOfflineAfter is PhoneOfflineAfter with its default.
+func (c Config) phoneOfflineAfter() time.Duration {
+	if c.PhoneOfflineAfter <= 0 {
+		return DefaultPhoneOfflineAfter
+	}
+	return c.PhoneOfflineAfter
 }
 
 // Validate reports a config the backend cannot use.
 func (c Config) Validate() error {
 	if len(c.DeviceName) > 64 || strings.ContainsAny(c.DeviceName, "\x00\n\r") {
 		return fmt.Errorf("whatsmeow.device_name must be a single line of at most 64 bytes")
+	}
+	if c.PhoneOfflineAfter < 0 {
+		return fmt.Errorf("whatsmeow.phone_offline_after must not be negative")
 	}
 	if c.Proxy != "" {
 		u, err := url.Parse(c.Proxy)

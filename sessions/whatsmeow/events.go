@@ -105,7 +105,13 @@ func (s *session) handle(r *run, evt any) {
 		})
 	case *events.LoggedOut:
 		s.endRun(r)
-		msg := "unlinked from the phone"
+		s.forgetPhone()
+		reason, msg := ctl.ReasonLoggedOut, "unlinked from the phone"
+		if e.OnConnect && e.Reason == events.ConnectFailureMainDeviceGone {
+			// 403: the phone's own account logged out, was deleted or
+			// moved to another phone, not this device unlinked.
+			reason, msg = ctl.ReasonMainDeviceGone, "the phone's WhatsApp account is gone (logged out, deleted or moved to another phone); link again from the phone"
+		}
 		if e.OnConnect {
 			msg += " (" + e.Reason.String() + ")"
 		}
@@ -115,7 +121,7 @@ func (s *session) handle(r *run, evt any) {
 			s.log.Error("deleting the logged-out device failed", "err", err)
 			msg += "; deleting it from the store failed: " + err.Error()
 		}
-		s.st.Set(ctl.StateLoggedOut, ctl.ReasonLoggedOut, msg)
+		s.st.Set(ctl.StateLoggedOut, reason, msg)
 	case *events.StreamReplaced:
 		if s.endRun(r) {
 			s.st.Fail(ctl.ReasonStreamReplaced, "the same device connected elsewhere (another wad or whatsmeow with a copy of this store?); log in again to take it back")
