@@ -11,6 +11,11 @@
 //   {k:"reaction", reaction}       a reaction was set or removed
 //   {k:"edit", msg, text, ...}     a message was edited
 //   {k:"revoke", msg}              a message was deleted for everyone
+//   {k:"group", d}                 a group notification (gp2 message)
+//   {k:"presence", d}              a subscribed person came online or left
+//   {k:"chatstate", d}             someone is typing, recording or paused
+//   {k:"call", d}                  an incoming call was offered or ended
+//   {k:"contact", d}               a contact's push name or picture changed
 //   {k:"warn", what}               something optional is missing
 //   {k:"logout"}                   WhatsApp Web is logging out
 //   {k:"error", error}             the agent itself failed
@@ -326,6 +331,11 @@
 			if (!msg || !msg.isNewMsg) {
 				return;
 			}
+			if (msg.type === 'gp2') {
+				// Group notifications are group events, not messages.
+				emitGroup(msg);
+				return;
+			}
 			if (msg.type === 'ciphertext' && isFn(msg.once)) {
 				// Not decrypted yet: report it once it is.
 				msg.once('change:type', (m) => emitMsg(m || msg));
@@ -349,6 +359,12 @@
 			}
 		});
 		hookReactions();
+		try {
+			hookSocial();
+		} catch (e) {
+			// Only these events are lost; the session works.
+			emit({ k: 'warn', what: 'hooking group, presence, call and contact events failed: ' + e });
+		}
 		let me = '';
 		try {
 			const M = mod('WAWebUserPrefsMeUser');
@@ -902,6 +918,1058 @@
 		};
 	};
 
+	// Contacts, chats, groups, profile, presence and calls, the way
+	// whatsapp-web.js 1.34 reaches them in WhatsApp Web. People are
+	// reported by phone-number wid where WhatsApp Web knows it (LID
+	// migration utils, WAWebApiContact) and by LID otherwise.
+
+	// coll returns a collection: the dedicated module's export when it
+	// exists, else the first of WAWebCollections' keys (they drift).
+	const coll = (dedicated, key, legacy) => {
+		const m = dedicated ? mod(dedicated) : null;
+		if (m && key && m[key]) {
+			return m[key];
+		}
+		if (m && !key && isFn(m.on)) {
+			return m;
+		}
+		const c = mod('WAWebCollections') || {};
+		for (const k of legacy) {
+			if (c[k]) {
+				return c[k];
+			}
+		}
+		return null;
+	};
+	const needColl = (what, dedicated, key, legacy) => coll(dedicated, key, legacy) ||
+		fail('missing', 'WhatsApp Web has no ' + what + ' collection (' + [dedicated].concat(legacy.map((k) => 'WAWebCollections.' + k)).filter(Boolean).join(', ') + ')');
+	const contactColl = () => coll('WAWebContactCollection', 'ContactCollection', ['Contact']);
+	const chatColl = () => coll('WAWebChatCollection', 'ChatCollection', ['Chat']);
+	const presenceColl = () => coll('WAWebPresenceCollection', 'PresenceCollection', ['Presence']);
+	const metaColl = () => coll(null, null, ['GroupMetadata', 'WAWebGroupMetadataCollection']);
+	const picColl = () => coll(null, null, ['ProfilePicThumb']);
+	const callColl = () => coll('WAWebCallCollection', null, ['Call']);
+
+	// toWid turns a serialized JID into a wid (null when it cannot).
+	const toWid = (x) => {
+		if (x == null || typeof x !== 'string') {
+			return x || null;
+		}
+		try {
+			return mod('WAWebWidFactory').createWid(x);
+		} catch (e) {
+			return null;
+		}
+	};
+	const widOf = (s) => use('WAWebWidFactory', ['createWid'], true)(s);
+	const isLidWid = (w) => !!w && (isFn(w.isLid) ? w.isLid() : w.server === 'lid');
+	const isGroupWid = (w) => !!w && (isFn(w.isGroup) ? w.isGroup() : w.server === 'g.us');
+	// pnOf returns the phone-number wid of w (w itself unless a LID), or
+	// null when WhatsApp Web does not know it.
+	const pnOf = (w) => {
+		w = toWid(w);
+		if (!w || !isLidWid(w)) {
+			return w;
+		}
+		for (const [m, f] of [['WAWebLidMigrationUtils', 'toPn'], ['WAWebApiContact', 'getPhoneNumber']]) {
+			try {
+				const M = mod(m);
+				const p = M && isFn(M[f]) ? M[f](w) : null;
+				if (p) {
+					return p;
+				}
+			} catch (e) {
+				// not known
+			}
+		}
+		return null;
+	};
+	// lidOf returns the LID of w, or null.
+	const lidOf = (w) => {
+		w = toWid(w);
+		if (!w || isLidWid(w)) {
+			return w;
+		}
+		try {
+			const A = mod('WAWebApiContact');
+			return (A && isFn(A.getCurrentLid) && A.getCurrentLid(w)) || null;
+		} catch (e) {
+			return null;
+		}
+	};
+	// ident names a person: jid (phone number where known, else LID),
+	// lid (when known and not the jid) and phone (E.164, when known).
+	const ident = (w) => {
+		w = toWid(w);
+		if (!w) {
+			return { jid: '' };
+		}
+		const pn = pnOf(w);
+		const lid = lidOf(w);
+		const out = { jid: jid(pn || w) };
+		if (lid && jid(lid) !== out.jid) {
+			out.lid = jid(lid);
+		}
+		if (pn && !isGroupWid(pn)) {
+			out.phone = '+' + pn.user;
+		}
+		return out;
+	};
+	const meWids = () => {
+		const M = mod('WAWebUserPrefsMeUser') || {};
+		const out = [];
+		try {
+			out.push(M.getMaybeMePnUser());
+		} catch (e) {
+			// none
+		}
+		try {
+			out.push(isFn(M.getMaybeMeLidUser) ? M.getMaybeMeLidUser() : null);
+		} catch (e) {
+			// none
+		}
+		return out.filter(Boolean);
+	};
+	const isMe = (w) => meWids().some((m) => jid(m) === jid(w));
+
+	// serverStatus returns the status of WhatsApp Web's
+	// ServerStatusCodeError, or 0.
+	const serverStatus = (e) => (e && e.name === 'ServerStatusCodeError' ? Number(e.status) || 0 : 0);
+	// refused rethrows a server refusal as kind with a message, anything
+	// else as is.
+	const refused = (e, codes, kind, msg) => {
+		const st = serverStatus(e);
+		if (st && codes.includes(st)) {
+			fail(kind, msg + ' (WhatsApp said ' + st + ')');
+		}
+		if (st) {
+			fail('upstream', 'WhatsApp answered ' + st + (e.message ? ': ' + e.message : ''));
+		}
+		throw e;
+	};
+
+	const queryExists = () => use('WAWebQueryExistsJob', ['queryWidExists'], true);
+
+	// check asks WhatsApp which of phones (E.164) are on WhatsApp, one
+	// WAWebQueryExistsJob.queryWidExists each, as whatsapp-web.js's
+	// getNumberId does; the query also teaches WhatsApp Web the LID.
+	ops.check = async (phones) => {
+		const query = queryExists();
+		const out = [];
+		for (const phone of phones) {
+			const asked = widOf(String(phone).replace(/^\+/, '') + '@c.us');
+			const res = await query(asked);
+			if (!res || res.wid == null) {
+				out.push({ phone: phone, on: false });
+				continue;
+			}
+			const got = toWid(res.wid);
+			const pn = pnOf(got) || asked;
+			const lid = lidOf(got) || lidOf(pn);
+			const r = { phone: phone, on: true, jid: jid(pn), biz: !!res.biz };
+			if (lid) {
+				r.lid = jid(lid);
+			}
+			if (r.biz) {
+				const info = res.bizInfo || {};
+				const vn = info.verifiedName;
+				const c = (contactColl() || { get: () => null }).get(pn);
+				r.bizName = (vn && (vn.name || (typeof vn === 'string' ? vn : ''))) || (c && c.verifiedName) || '';
+			}
+			out.push(r);
+		}
+		return out;
+	};
+
+	const contactOut = (c) => {
+		const id = ident(c.id);
+		if (!id.phone && c.phoneNumber) {
+			const pn = toWid(c.phoneNumber);
+			if (pn) {
+				id.lid = id.lid || id.jid;
+				id.jid = jid(pn);
+				id.phone = '+' + pn.user;
+			}
+		}
+		return Object.assign(id, {
+			name: c.name || '',
+			first: c.shortName || '',
+			push: c.pushname || '',
+			biz: c.isBusiness ? (c.verifiedName || '') : '',
+		});
+	};
+	const isUserWid = (w) => !!w && (w.server === 'c.us' || w.server === 's.whatsapp.net' || w.server === 'lid');
+
+	// contacts lists WhatsApp Web's contact collection (the synced
+	// address book and everyone WhatsApp Web knows a name of), users only,
+	// one entry per person.
+	ops.contacts = async () => {
+		const Contacts = needColl('contact', 'WAWebContactCollection', 'ContactCollection', ['Contact']);
+		const byJid = new Map();
+		const mine = meWids().map(jid);
+		for (const c of method(Contacts, 'the contact collection', 'getModelsArray')()) {
+			const w = toWid(c.id);
+			if (!isUserWid(w) || mine.includes(jid(w))) {
+				continue;
+			}
+			const o = contactOut(c);
+			const prev = byJid.get(o.jid);
+			if (prev) {
+				for (const k of Object.keys(o)) {
+					if (!prev[k]) {
+						prev[k] = o[k];
+					}
+				}
+			} else {
+				byJid.set(o.jid, o);
+			}
+		}
+		return Array.from(byJid.values());
+	};
+
+	// contactInfo tells what WhatsApp Web knows of one person: the
+	// contact model (WAWebContactCollection find), the about text
+	// (WAWebContactStatusBridge.getStatus) and, if asked, the picture
+	// (WAWebContactProfilePicThumbBridge.requestProfilePicFromServer). A
+	// LID or number WhatsApp Web cannot map is looked up first, as
+	// whatsapp-web.js's enforceLidAndPnRetrieval does.
+	ops.contactInfo = async (who, picture) => {
+		const wid = widOf(who);
+		if (isLidWid(wid) ? !pnOf(wid) : !lidOf(wid)) {
+			const res = await queryExists()(wid);
+			if (!res || res.wid == null) {
+				fail('invalid', who + ' is not on WhatsApp');
+			}
+		}
+		const Contacts = needColl('contact', 'WAWebContactCollection', 'ContactCollection', ['Contact']);
+		let c = Contacts.get(wid) || Contacts.get(pnOf(wid) || wid);
+		if (!c && isFn(Contacts.find)) {
+			c = await Contacts.find(wid);
+		}
+		const out = contactOut(c || { id: wid });
+		const chats = chatColl();
+		const chat = chats && isFn(chats.get) ? chats.get(wid) : null;
+		const tcToken = chat && isFn(chat.getTcToken) ? chat.getTcToken() : undefined;
+		const Status = mod('WAWebContactStatusBridge');
+		if (Status && isFn(Status.getStatus)) {
+			try {
+				const st = await Status.getStatus({ token: '', wid: wid });
+				if (st && typeof st.status === 'string') {
+					out.about = st.status;
+				}
+			} catch (e) {
+				if (!serverStatus(e)) {
+					throw e;
+				}
+			}
+		}
+		if (picture) {
+			const pic = await use('WAWebContactProfilePicThumbBridge', ['requestProfilePicFromServer'], true)({ id: wid, tcToken: tcToken });
+			if (pic && pic.eurl) {
+				out.picId = String(pic.tag || '');
+				out.picUrl = pic.eurl;
+			}
+		}
+		return out;
+	};
+
+	const chatKind = (w) => {
+		if (isGroupWid(w)) {
+			return 'group';
+		}
+		if (w && w.server === 'broadcast') {
+			return 'broadcast';
+		}
+		if (w && w.server === 'newsletter') {
+			return 'newsletter';
+		}
+		return 'user';
+	};
+
+	// chats lists the chat collection with what WhatsApp Web keeps of
+	// each (whatsapp-web.js's getChatModel, without its metadata query per
+	// group): title, unread count, last activity, mute, archive, pin.
+	ops.chats = async () => {
+		const Chats = needColl('chat', 'WAWebChatCollection', 'ChatCollection', ['Chat']);
+		const out = [];
+		for (const c of method(Chats, 'the chat collection', 'getModelsArray')()) {
+			const w = toWid(c.id);
+			if (!w || jid(w) === 'status@broadcast') {
+				continue;
+			}
+			const mute = c.mute && c.mute.expiration !== undefined ? Number(c.mute.expiration) : Number(c.muteExpiration) || 0;
+			out.push({
+				id: isUserWid(w) ? ident(w).jid : jid(w),
+				name: c.formattedTitle || c.name || (c.groupMetadata && c.groupMetadata.subject) || '',
+				kind: chatKind(w),
+				unread: Math.max(0, Number(c.unreadCount) || 0),
+				t: Number(c.t) || 0,
+				mute: mute,
+				archived: !!c.archive,
+				pinned: !!c.pin,
+			});
+		}
+		out.sort((a, b) => b.t - a.t);
+		return out;
+	};
+
+	const partsOf = (meta) => {
+		const p = meta && meta.participants;
+		if (!p) {
+			return [];
+		}
+		return isFn(p.getModelsArray) ? p.getModelsArray() : (Array.isArray(p) ? p : []);
+	};
+	const groupOut = (meta, chat, withParts) => {
+		const parts = partsOf(meta);
+		const g = {
+			id: jid(meta.id),
+			name: meta.subject || (chat && chat.formattedTitle) || '',
+			topic: meta.desc || '',
+			owner: meta.owner ? ident(meta.owner).jid : '',
+			created: Number(meta.creation) || 0,
+			announce: !!meta.announce,
+			locked: !!meta.restrict,
+			size: parts.length || Number(meta.size) || 0,
+		};
+		if (withParts) {
+			g.participants = parts.map((p) => Object.assign(ident(p.id), { admin: !!(p.isAdmin || p.isSuperAdmin), superAdmin: !!p.isSuperAdmin }));
+		}
+		return g;
+	};
+	const amMember = (meta) => {
+		const p = meta && meta.participants;
+		if (!p || !isFn(p.get) || !partsOf(meta).length) {
+			return true;
+		}
+		return meWids().some((w) => !!p.get(w));
+	};
+	const groupWid = (g) => {
+		const w = widOf(g);
+		if (!isGroupWid(w)) {
+			fail('invalid', g + ' is not a group');
+		}
+		return w;
+	};
+	// groupMeta refreshes a group's metadata from the server
+	// (WAWebGroupQueryJob.queryAndUpdateGroupMetadataById) and returns it.
+	const groupMeta = async (g) => {
+		const w = groupWid(g);
+		try {
+			await use('WAWebGroupQueryJob', ['queryAndUpdateGroupMetadataById'], true)({ id: g });
+		} catch (e) {
+			refused(e, [401, 403, 404, 406], 'invalid', 'group ' + g + ' is unknown or this account is not in it');
+		}
+		const Meta = needColl('group metadata', null, null, ['GroupMetadata', 'WAWebGroupMetadataCollection']);
+		const meta = Meta.get(w);
+		if (!meta) {
+			fail('invalid', 'WhatsApp Web has no metadata of group ' + g);
+		}
+		return meta;
+	};
+
+	// groups lists the groups this account is in: the group chats with
+	// their metadata as WhatsApp Web holds it (no query per group).
+	ops.groups = async () => {
+		const Chats = needColl('chat', 'WAWebChatCollection', 'ChatCollection', ['Chat']);
+		const Meta = metaColl();
+		const out = [];
+		for (const c of method(Chats, 'the chat collection', 'getModelsArray')()) {
+			const w = toWid(c.id);
+			if (!isGroupWid(w)) {
+				continue;
+			}
+			const meta = (Meta && Meta.get(w)) || c.groupMetadata;
+			if (!meta || !amMember(meta) || meta.terminated) {
+				continue;
+			}
+			out.push(groupOut(meta, c, false));
+		}
+		return out;
+	};
+
+	ops.groupInfo = async (g) => {
+		const meta = await groupMeta(g);
+		if (!amMember(meta)) {
+			fail('invalid', 'this account is not in group ' + g);
+		}
+		const chats = chatColl();
+		return groupOut(meta, chats && chats.get(meta.id), true);
+	};
+
+	// matchAsked returns the index of whom of asked the wid w names (by
+	// number or LID), or -1.
+	const matchAsked = (asked, w) => {
+		const names = (x) => [jid(x), jid(pnOf(x)), jid(lidOf(x))].filter(Boolean);
+		const mine = names(w);
+		return asked.findIndex((a) => names(toWid(a)).some((n) => mine.includes(n)));
+	};
+
+	// groupCreate creates a group as whatsapp-web.js's createGroup does:
+	// who is not on WhatsApp (queryWidExists) is refused with 404 before,
+	// the others go to WAWebGroupCreateJob.createGroup, whose answer
+	// carries a status per participant (403: their privacy settings allow
+	// only an invite, whose code it carries).
+	ops.groupCreate = async (name, asked) => {
+		const create = use('WAWebGroupCreateJob', ['createGroup'], true);
+		const query = queryExists();
+		const results = asked.map((a) => ({ jid: a }));
+		const args = [];
+		const sentIdx = [];
+		for (let i = 0; i < asked.length; i++) {
+			const w = widOf(asked[i]);
+			const ex = await query(w);
+			if (!ex || ex.wid == null) {
+				Object.assign(results[i], { code: 404, error: 'not on WhatsApp' });
+				continue;
+			}
+			const pn = pnOf(w);
+			const a = { phoneNumber: pn || w };
+			const lid = lidOf(w);
+			if (lid) {
+				a.lid = lid;
+			}
+			args.push(a);
+			sentIdx.push(i);
+		}
+		let res;
+		try {
+			res = await create({
+				addressingModeOverride: 'lid',
+				memberAddMode: false,
+				membershipApprovalMode: false,
+				announce: false,
+				restrict: false,
+				ephemeralDuration: 0,
+				title: name,
+			}, args);
+		} catch (e) {
+			refused(e, [400, 406], 'invalid', 'WhatsApp refused to create the group');
+		}
+		if (!res || !res.wid) {
+			fail('upstream', 'WhatsApp Web created no group');
+		}
+		const done = new Set();
+		for (const p of res.participants || []) {
+			if (isMe(p.wid)) {
+				continue;
+			}
+			let i = matchAsked(asked, toWid(p.wid));
+			if (i < 0 || done.has(i)) {
+				continue;
+			}
+			done.add(i);
+			const code = Number(p.error) || 200;
+			Object.assign(results[i], { code: code, ok: code === 200 });
+			if (p.invite_code) {
+				results[i].inviteCode = String(p.invite_code);
+				results[i].inviteExp = Number(p.invite_code_exp) || 0;
+			}
+		}
+		for (const i of sentIdx) {
+			if (!done.has(i)) {
+				Object.assign(results[i], { code: 500, error: 'WhatsApp did not say what became of this participant' });
+			}
+		}
+		const Meta = metaColl();
+		const meta = Meta && Meta.get(res.wid);
+		const group = meta ? groupOut(meta, null, true) : {
+			id: jid(res.wid), name: res.subject || name, owner: res.creator ? ident(res.creator).jid : '',
+			created: Number(res.ts) || 0, announce: false, locked: false,
+			participants: (res.participants || []).filter((p) => !p.error).map((p) =>
+				Object.assign(ident(p.wid), { admin: p.type === 'admin' || p.type === 'superadmin', superAdmin: p.type === 'superadmin' })),
+		};
+		if (!meta) {
+			group.size = group.participants.length;
+		}
+		return { group: group, participants: results };
+	};
+
+	// addOne adds one participant through
+	// WASmaxGroupsAddParticipantsRPC.sendAddParticipantsRPC, as
+	// whatsapp-web.js's addParticipants does, and reads its status.
+	const addOne = async (gw, a) => {
+		const W2J = use('WAWebWidToJid', [], false);
+		const w = widOf(a);
+		const rpc = await use('WASmaxGroupsAddParticipantsRPC', ['sendAddParticipantsRPC'], true)({
+			participantArgs: [{ participantJid: method(W2J, 'WAWebWidToJid', 'widToUserJid')(w) }],
+			iqTo: method(W2J, 'WAWebWidToJid', 'widToGroupJid')(gw),
+		});
+		const r = { jid: a };
+		const v = (rpc && rpc.value) || {};
+		if (rpc && rpc.name === 'AddParticipantsResponseSuccess') {
+			const item = (v.addParticipant || [])[0] || {};
+			const mixin = item.addParticipantsParticipantAddedOrNonRegisteredWaUserParticipantErrorLidResponseMixinGroup;
+			const res = mixin && mixin.value && mixin.value.addParticipantsParticipantMixins;
+			if (!res || !res.value) {
+				return Object.assign(r, { code: 400, error: 'WhatsApp Web\'s answer had no result for this participant' });
+			}
+			r.code = Number(res.value.error || '200');
+			if (res.value.addRequestCode) {
+				r.inviteCode = String(res.value.addRequestCode);
+				r.inviteExp = Number(res.value.addRequestExpiration) || 0;
+			}
+		} else if (rpc && rpc.name === 'AddParticipantsResponseClientError') {
+			r.code = Number(v.errorAddParticipantsClientErrors && v.errorAddParticipantsClientErrors.value && v.errorAddParticipantsClientErrors.value.code) || 400;
+		} else if (rpc && rpc.name === 'AddParticipantsResponseServerError') {
+			r.code = Number(v.errorServerErrors && v.errorServerErrors.value && v.errorServerErrors.value.code) || 500;
+		} else {
+			r.code = 400;
+			r.error = 'unexpected answer ' + (rpc && rpc.name);
+		}
+		r.ok = r.code === 200;
+		return r;
+	};
+	const participantActions = { remove: 'removeParticipants', promote: 'promoteParticipants', demote: 'demoteParticipants' };
+
+	// groupParticipants adds (one at a time, each with its own status),
+	// removes, promotes or demotes participants. Removals, promotions and
+	// demotions go through WAWebModifyParticipantsGroupAction with the
+	// participant models; who is not in the group is reported as 404.
+	ops.groupParticipants = async (g, action, asked) => {
+		const gw = groupWid(g);
+		const meta = await groupMeta(g);
+		const chat = await chatOf(g);
+		const parts = meta.participants;
+		const admin = parts && isFn(parts.iAmAdmin) ? parts.iAmAdmin() : (isFn(chat.iAmAdmin) ? chat.iAmAdmin() : true);
+		if (!admin) {
+			fail('invalid', 'this account is not an admin of group ' + g);
+		}
+		if (action === 'add') {
+			const out = [];
+			for (const a of asked) {
+				out.push(await addOne(gw, a));
+			}
+			return out;
+		}
+		const fn = participantActions[action];
+		if (!fn) {
+			fail('invalid', 'unknown participant action ' + action);
+		}
+		const out = asked.map((a) => ({ jid: a }));
+		const models = [];
+		for (let i = 0; i < asked.length; i++) {
+			const w = widOf(asked[i]);
+			const m = parts && isFn(parts.get) ? (parts.get(lidOf(w) || w) || parts.get(pnOf(w) || w)) : null;
+			if (!m) {
+				Object.assign(out[i], { code: 404, error: 'not a participant of the group' });
+				continue;
+			}
+			models.push(m);
+			Object.assign(out[i], { ok: true, code: 200 });
+		}
+		if (models.length) {
+			try {
+				await use('WAWebModifyParticipantsGroupAction', [fn], true)(chat, models);
+			} catch (e) {
+				if (e && e.name === 'ActionError') {
+					fail('invalid', 'WhatsApp Web refused to ' + action + ' them: ' + (e.message || 'not allowed'));
+				}
+				refused(e, [401, 403], 'invalid', 'WhatsApp refused to ' + action + ' them');
+			}
+		}
+		return out;
+	};
+
+	// inviteLink reads the group's invite code
+	// (WAWebMexFetchGroupInviteCodeJob) or, with reset, revokes it for a
+	// new one (WAWebGroupInviteJob.resetGroupInviteCode).
+	ops.inviteLink = async (g, reset) => {
+		const w = groupWid(g);
+		let code;
+		try {
+			if (reset) {
+				const J = mod('WAWebGroupInviteJob');
+				const Q = mod('WAWebGroupQueryJob');
+				const fn = (J && isFn(J.resetGroupInviteCode) && J.resetGroupInviteCode) || (Q && isFn(Q.resetGroupInviteCode) && Q.resetGroupInviteCode);
+				if (!fn) {
+					fail('missing', 'WhatsApp Web lacks WAWebGroupInviteJob.resetGroupInviteCode');
+				}
+				const res = await fn(w);
+				code = res && res.code;
+			} else {
+				const res = await use('WAWebMexFetchGroupInviteCodeJob', ['fetchMexGroupInviteCode'], true)(g);
+				code = res && typeof res === 'object' ? res.code : res;
+			}
+		} catch (e) {
+			refused(e, [401, 403, 404], 'invalid', 'this account cannot read the invite link of group ' + g + ' (not an admin?)');
+		}
+		if (!code) {
+			fail('upstream', 'WhatsApp gave no invite code');
+		}
+		return String(code);
+	};
+
+	// join joins a group with an invite code
+	// (WAWebGroupInviteJob.joinGroupViaInvite).
+	ops.join = async (code) => {
+		let res;
+		try {
+			res = await use('WAWebGroupInviteJob', ['joinGroupViaInvite'], true)(code);
+		} catch (e) {
+			if (e && e.name === 'UnexpectedJoinGroupViaInviteResponse') {
+				fail('unsupported', 'the group asks admins to approve who joins, which wad does not do');
+			}
+			refused(e, [400, 401, 403, 404, 406, 410], 'invalid', 'WhatsApp refused the invite code (revoked, unknown, or the group is full)');
+		}
+		if (!res || !res.gid) {
+			fail('upstream', 'WhatsApp Web joined no group');
+		}
+		return jid(res.gid);
+	};
+
+	// leave leaves a group (WAWebExitGroupAction.sendExitGroup with the
+	// chat).
+	ops.leave = async (g) => {
+		groupWid(g);
+		const meta = await groupMeta(g);
+		if (!amMember(meta)) {
+			fail('invalid', 'this account is not in group ' + g);
+		}
+		const chat = await chatOf(g);
+		await use('WAWebExitGroupAction', ['sendExitGroup'], true)(chat);
+		return true;
+	};
+
+	// groupSet changes a group's subject and description
+	// (WAWebGroupModifyInfoJob) and its announce and restrict settings
+	// (WAWebSetPropertyGroupAction.setGroupProperty), in that order.
+	ops.groupSet = async (g, spec) => {
+		const w = groupWid(g);
+		const meta = await groupMeta(g);
+		const chat = await chatOf(g);
+		const deny = (e) => refused(e, [401, 403], 'invalid', 'this account may not change group ' + g + ' (not an admin?)');
+		try {
+			if (spec.name != null) {
+				await use('WAWebGroupModifyInfoJob', ['setGroupSubject'], true)(w, spec.name);
+			}
+			if (spec.topic != null) {
+				const id = await use('WAWebMsgKey', ['newId'], true)();
+				await use('WAWebGroupModifyInfoJob', ['setGroupDescription'], true)(w, spec.topic, id, meta.descId);
+			}
+			const prop = use('WAWebSetPropertyGroupAction', ['setGroupProperty'], true);
+			if (spec.announce != null) {
+				await prop(chat, 'announcement', spec.announce ? 1 : 0);
+			}
+			if (spec.locked != null) {
+				await prop(chat, 'restrict', spec.locked ? 1 : 0);
+			}
+		} catch (e) {
+			if (e instanceof WadError) {
+				throw e;
+			}
+			deny(e);
+		}
+		return true;
+	};
+
+	// profile tells this account as others see it: push name
+	// (WAWebConnModel Conn), about and picture.
+	ops.profile = async () => {
+		const [pn, lid] = [mod('WAWebUserPrefsMeUser').getMaybeMePnUser(), (isFn(mod('WAWebUserPrefsMeUser').getMaybeMeLidUser) ? mod('WAWebUserPrefsMeUser').getMaybeMeLidUser() : null)];
+		const me = pn || lid;
+		const Conn = use('WAWebConnModel', ['Conn'], false);
+		const out = { jid: jid(me), lid: lid && pn ? jid(lid) : '', name: Conn.pushname || '' };
+		const Status = mod('WAWebContactStatusBridge');
+		if (Status && isFn(Status.getStatus)) {
+			try {
+				const st = await Status.getStatus({ token: '', wid: me });
+				out.about = (st && typeof st.status === 'string') ? st.status : '';
+			} catch (e) {
+				if (!serverStatus(e)) {
+					throw e;
+				}
+			}
+		}
+		const Pic = mod('WAWebContactProfilePicThumbBridge');
+		if (Pic && isFn(Pic.requestProfilePicFromServer)) {
+			const pic = await Pic.requestProfilePicFromServer({ id: me });
+			if (pic && pic.eurl) {
+				out.picId = String(pic.tag || '');
+				out.picUrl = pic.eurl;
+			}
+		}
+		return out;
+	};
+
+	// squareJPEG crops an image to its centre square and scales it to
+	// size pixels, as a JPEG data URL (whatsapp-web.js crops and scales the
+	// same way before WAWebContactProfilePicThumbBridge.sendSetPicture).
+	const squareJPEG = async (bitmap, size) => {
+		const side = Math.min(bitmap.width, bitmap.height);
+		const canvas = document.createElement('canvas');
+		canvas.width = size;
+		canvas.height = size;
+		const ctx = canvas.getContext('2d');
+		ctx.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, size, size);
+		return canvas.toDataURL('image/jpeg', 0.9);
+	};
+
+	// profileSet changes the push name (WAWebSetPushnameConnAction), the
+	// about (WAWebContactStatusBridge.setMyStatus) and the picture
+	// (sendSetPicture / requestDeletePicture, after the picture model's
+	// canSet / canDelete), in that order.
+	ops.profileSet = async (spec) => {
+		const Me = use('WAWebUserPrefsMeUser', [], false);
+		const me = Me.getMaybeMePnUser() || (isFn(Me.getMaybeMeLidUser) ? Me.getMaybeMeLidUser() : null);
+		const out = {};
+		if (spec.name != null) {
+			const Conn = use('WAWebConnModel', ['Conn'], false);
+			if (!method(Conn, 'WAWebConnModel.Conn', 'canSetMyPushname')()) {
+				fail('unsupported', 'WhatsApp Web does not let this account set its name');
+			}
+			await use('WAWebSetPushnameConnAction', ['setPushname'], true)(spec.name);
+		}
+		if (spec.about != null) {
+			const res = await use('WAWebContactStatusBridge', ['setMyStatus'], true)(spec.about);
+			const st = Number(res && res.status) || 0;
+			if (st >= 400) {
+				fail('upstream', 'WhatsApp refused the about text (' + st + ')');
+			}
+		}
+		if (spec.picture || spec.removePicture) {
+			const Pics = needColl('profile picture', null, null, ['ProfilePicThumb']);
+			let model = Pics.get(me);
+			if (!model && isFn(Pics.find)) {
+				model = await Pics.find(me);
+			}
+			const Bridge = use('WAWebContactProfilePicThumbBridge', [], false);
+			if (spec.picture) {
+				const blob = takeBlob(spec.picture);
+				if (!model || !isFn(model.canSet) || !model.canSet()) {
+					fail('unsupported', 'WhatsApp Web does not let this account set its picture');
+				}
+				let bitmap;
+				try {
+					bitmap = await createImageBitmap(blob);
+				} catch (e) {
+					fail('invalid', 'the picture cannot be decoded as an image: ' + e);
+				}
+				const full = await squareJPEG(bitmap, Math.min(640, Math.min(bitmap.width, bitmap.height)));
+				const thumb = await squareJPEG(bitmap, 96);
+				bitmap.close();
+				let res;
+				try {
+					res = await method(Bridge, 'WAWebContactProfilePicThumbBridge', 'sendSetPicture')(me, thumb, full);
+				} catch (e) {
+					refused(e, [400, 406, 415], 'invalid', 'WhatsApp refused the picture');
+				}
+				if (!res || Number(res.status) !== 200) {
+					fail('upstream', 'WhatsApp did not set the picture' + (res && res.status ? ' (' + res.status + ')' : ''));
+				}
+				out.picId = String(res.tag || '');
+			} else {
+				if (!model || !isFn(model.canDelete) || !model.canDelete()) {
+					fail('invalid', 'this account has no picture to remove');
+				}
+				const res = await method(Bridge, 'WAWebContactProfilePicThumbBridge', 'requestDeletePicture')(me);
+				if (res && Number(res.status) >= 400) {
+					fail('upstream', 'WhatsApp did not remove the picture (' + res.status + ')');
+				}
+			}
+		}
+		return out;
+	};
+
+	// Presence subscriptions, renewed when the socket connects again
+	// (WhatsApp Web clears every presence on a disconnect).
+	const subscribed = new Set();
+	const subscribe = async (w) => {
+		const B = use('WAWebContactPresenceBridge', [], false);
+		const chats = chatColl();
+		const chat = chats && isFn(chats.get) ? chats.get(w) : null;
+		const tc = chat && isFn(chat.getTcToken) ? chat.getTcToken() : undefined;
+		if (isFn(B.subscribePresence)) {
+			await B.subscribePresence(w, tc);
+		} else if (isFn(B.subscribeUserPresence)) {
+			await B.subscribeUserPresence(w);
+		} else {
+			fail('missing', 'WhatsApp Web lacks WAWebContactPresenceBridge.subscribePresence');
+		}
+		const P = presenceColl();
+		if (P && isFn(P.gadd)) {
+			P.gadd(w);
+		}
+	};
+	// presenceSubscribe asks WhatsApp for a person's presence
+	// (WAWebContactPresenceBridge.subscribePresence with the chat's
+	// tcToken, as WAHA does over whatsapp-web.js).
+	ops.presenceSubscribe = async (who) => {
+		const w = widOf(who);
+		if (isGroupWid(w)) {
+			fail('invalid', 'presence is subscribed per person, not per group');
+		}
+		await subscribe(w);
+		subscribed.add(who);
+		return true;
+	};
+
+	// callReject refuses an incoming call: through the VoIP stack when it
+	// is the active call (WAWebVoipStackInterface), else with the reject
+	// stanza whatsapp-web.js casts (WAWap, WADeprecatedSendIq), which
+	// WhatsApp does not acknowledge. With text, the caller is messaged.
+	ops.callReject = async (id, from, text) => {
+		const Calls = callColl();
+		const active = Calls && Calls.activeCall;
+		const known = (Calls && isFn(Calls.get) && Calls.get(id)) || (active && active.id === id ? active : null);
+		const peer = known && known.peerJid ? known.peerJid : widOf(from);
+		let done = false;
+		// What ends the call now is this rejection, not a termination.
+		ended.add(id);
+		if (active && active.id === id) {
+			const V = mod('WAWebVoipStackInterface');
+			if (V && isFn(V.getVoipStackInterface)) {
+				const stack = await V.getVoipStackInterface();
+				if (stack && isFn(stack.rejectCall)) {
+					active.userEndedCall = true;
+					await stack.rejectCall();
+					done = true;
+				}
+			}
+		}
+		if (!done) {
+			const Wap = use('WAWap', [], false);
+			const me = use('WAWebUserPrefsMeUser', ['getMaybeMePnUser'], true)();
+			const stanza = method(Wap, 'WAWap', 'wap')('call', { id: method(Wap, 'WAWap', 'generateId')(), from: jid(me), to: jid(peer) },
+				[Wap.wap('reject', { 'call-id': id, 'call-creator': jid(peer), count: '0' })]);
+			await use('WADeprecatedSendIq', ['deprecatedCastStanza'], true)(stanza);
+		}
+		const caller = ident(peer).jid;
+		if (text) {
+			await ops.send(caller, { text: text });
+		}
+		return caller;
+	};
+
+	// Events of this domain.
+	const gp2Types = {
+		add: 'add', invite: 'add', linked_group_join: 'add', remove: 'remove', leave: 'remove',
+		promote: 'promote', demote: 'demote', subject: 'name', description: 'topic',
+		announce: 'announce', restrict: 'locked', picture: 'picture', create: 'joined',
+	};
+	// emitGroup reports a gp2 message (whatsapp-web.js's group_join,
+	// group_leave, group_admin_changed and group_update).
+	const emitGroup = (msg) => {
+		try {
+			const type = gp2Types[msg.subtype];
+			if (!type) {
+				return;
+			}
+			const g = toWid(msg.id && msg.id.remote) || toWid(msg.from);
+			const d = { group: jid(g), type: type, author: msg.author ? ident(msg.author).jid : '' };
+			const recips = (msg.recipients || []).map(toWid).filter(Boolean);
+			d.participants = recips.map((w) => ident(w).jid);
+			const Meta = metaColl();
+			const meta = Meta && Meta.get(g);
+			const mine = recips.some(isMe);
+			if (type === 'add' && mine) {
+				d.type = 'joined';
+			} else if (type === 'remove' && mine) {
+				d.type = 'left';
+			}
+			if (d.type === 'joined' && meta) {
+				d.info = groupOut(meta, null, true);
+			}
+			if (type === 'name') {
+				d.name = (meta && meta.subject) || msg.body || '';
+			} else if (type === 'topic') {
+				d.topic = (meta && meta.desc) || msg.body || '';
+			} else if (type === 'announce' && meta) {
+				d.value = !!meta.announce;
+			} else if (type === 'locked' && meta) {
+				d.value = !!meta.restrict;
+			} else if (type === 'picture') {
+				const Pics = picColl();
+				const p = Pics && Pics.get(g);
+				d.picId = (p && p.tag) || '';
+			}
+			if (d.type === 'joined' || d.type === 'left' || type === 'name' || type === 'topic' || type === 'announce' || type === 'locked' || type === 'picture') {
+				if (d.type !== 'joined' || type === 'joined') {
+					delete d.participants;
+				}
+			}
+			emit({ k: 'group', d: d });
+		} catch (e) {
+			emit({ k: 'error', error: 'reading group notification: ' + e });
+		}
+	};
+
+	// chatStates of others: a user's presence model has one chatstate, a
+	// group's one per participant (chatstates); typing and recording end
+	// as "paused".
+	const lastState = new Map();
+	const chatStateOf = (chatWid, senderWid, type) => {
+		const state = type === 'typing' ? 'typing' : (type === 'recording_audio' ? 'recording' : 'paused');
+		const key = jid(chatWid) + ' ' + jid(senderWid);
+		const prev = lastState.get(key) || 'paused';
+		if (state === prev) {
+			return;
+		}
+		if (state === 'paused') {
+			lastState.delete(key);
+		} else {
+			lastState.set(key, state);
+		}
+		const chat = isGroupWid(chatWid) ? jid(chatWid) : ident(chatWid).jid;
+		emit({ k: 'chatstate', d: { chat: chat, sender: ident(senderWid).jid, state: state } });
+	};
+	const hookedGroups = new WeakSet();
+	const hookGroupPresence = (p) => {
+		if (!p || hookedGroups.has(p) || !isGroupWid(toWid(p.id)) || !p.chatstates || !isFn(p.chatstates.on)) {
+			return;
+		}
+		hookedGroups.add(p);
+		p.chatstates.on('add change:type', (cs) => {
+			if (cs && cs.id) {
+				chatStateOf(toWid(p.id), toWid(cs.id), cs.type);
+			}
+		});
+	};
+	const ended = new Set();
+	const seenCalls = new Map();
+	const onCall = (call) => {
+		try {
+			if (!call || !call.id || call.outgoing || seenCalls.has(call.id)) {
+				return;
+			}
+			const from = ident(call.peerJid).jid;
+			seenCalls.set(call.id, from);
+			if (seenCalls.size > 200) {
+				seenCalls.delete(seenCalls.keys().next().value);
+			}
+			const d = { id: String(call.id), from: from, state: 'offer', video: !!call.isVideo };
+			if (call.isGroup && call.groupJid) {
+				d.group = jid(call.groupJid);
+			}
+			emit({ k: 'call', d: d });
+		} catch (e) {
+			emit({ k: 'error', error: 'reading call: ' + e });
+		}
+	};
+	const onCallGone = (call) => {
+		if (!call || !seenCalls.has(call.id) || ended.has(call.id)) {
+			return;
+		}
+		ended.add(call.id);
+		if (ended.size > 200) {
+			ended.delete(ended.values().next().value);
+		}
+		emit({ k: 'call', d: { id: String(call.id), from: seenCalls.get(call.id), state: 'terminated', reason: String(call.endReason || '') } });
+	};
+	const wrapCalls = (Calls, name) => {
+		const orig = Calls[name];
+		if (!isFn(orig) || orig.__wad) {
+			return;
+		}
+		const wrapped = function (...args) {
+			const res = orig.apply(this, args);
+			try {
+				onCall(name === 'setActiveCall' ? args[0] : Calls.activeCall);
+			} catch (e) {
+				// never break WhatsApp Web's own call handling
+			}
+			return res;
+		};
+		wrapped.__wad = true;
+		Calls[name] = wrapped;
+	};
+
+	// hookSocial listens for what the social events report; what is
+	// missing only loses those events.
+	const hookSocial = () => {
+		const P = presenceColl();
+		if (P && isFn(P.on)) {
+			P.on('change:isOnline', (p) => {
+				const w = toWid(p && p.id);
+				if (!w || isGroupWid(w)) {
+					return;
+				}
+				const cs = p.chatstate || {};
+				const d = { jid: ident(w).jid, online: !!p.isOnline };
+				if (!p.isOnline && !cs.deny && Number(cs.t) > 0) {
+					d.t = Number(cs.t);
+				}
+				emit({ k: 'presence', d: d });
+			});
+			P.on('change:chatstate.type', (cs) => {
+				const p = cs && cs.chatstate ? cs : P.getModelsArray().find((m) => m.chatstate === cs);
+				const w = toWid(p && p.id);
+				if (!w || isGroupWid(w)) {
+					return;
+				}
+				chatStateOf(w, w, p.chatstate.type);
+			});
+			P.on('add', hookGroupPresence);
+			for (const p of isFn(P.getModelsArray) ? P.getModelsArray() : []) {
+				hookGroupPresence(p);
+			}
+		} else {
+			emit({ k: 'warn', what: 'WAWebPresenceCollection is missing: no presence events' });
+		}
+		const Calls = callColl();
+		if (Calls && isFn(Calls.on)) {
+			Calls.on('add', onCall);
+			// On WhatsApp Web's native VoIP stack a call may only ever be
+			// the active call: one that stops being active has ended.
+			let active = Calls.activeCall || null;
+			Calls.on('change:activeCall', () => {
+				const now = Calls.activeCall || null;
+				if (active && active !== now) {
+					onCallGone(active);
+				}
+				active = now;
+				onCall(now);
+			});
+			Calls.on('remove', onCallGone);
+			wrapCalls(Calls, 'setActiveCall');
+			wrapCalls(Calls, 'processIncomingCall');
+		} else {
+			emit({ k: 'warn', what: 'WAWebCallCollection is missing: no call events' });
+		}
+		const Contacts = contactColl();
+		if (Contacts && isFn(Contacts.on)) {
+			Contacts.on('change:pushname', (c) => {
+				const w = toWid(c && c.id);
+				if (isUserWid(w) && !isMe(w) && c.pushname) {
+					emit({ k: 'contact', d: { jid: ident(w).jid, push: String(c.pushname) } });
+				}
+			});
+		}
+		// A picture changed when its tag changes from one WhatsApp Web
+		// knew: WhatsApp Web also fills in tags as it loads thumbnails,
+		// which are no changes.
+		const Pics = picColl();
+		if (Pics && isFn(Pics.on)) {
+			const tags = new Map();
+			const note = (m) => {
+				if (m && m.id && typeof m.tag === 'string') {
+					tags.set(jid(m.id), m.tag);
+				}
+			};
+			for (const m of isFn(Pics.getModelsArray) ? Pics.getModelsArray() : []) {
+				note(m);
+			}
+			Pics.on('add', note);
+			Pics.on('change:tag', (m) => {
+				const w = toWid(m && m.id);
+				const before = w ? tags.get(jid(w)) : undefined;
+				note(m);
+				if (isUserWid(w) && !isMe(w) && before !== undefined && before !== (m.tag || '')) {
+					emit({ k: 'contact', d: { jid: ident(w).jid, picture: true, picId: String(m.tag || '') } });
+				}
+			});
+		}
+		const Socket = mod('WAWebSocketModel').Socket;
+		Socket.on('change:state', (_, state) => {
+			if (state !== 'CONNECTED') {
+				return;
+			}
+			for (const who of subscribed) {
+				subscribe(widOf(who)).catch((e) => emit({ k: 'warn', what: 'renewing the presence subscription of ' + who + ': ' + e }));
+			}
+		});
+	};
+
 	wad.call = async (name, args) => {
 		try {
 			if (!readySent) {
@@ -914,7 +1982,8 @@
 			return { ok: await op(...args) };
 		} catch (e) {
 			const kind = e instanceof WadError ? e.kind : 'upstream';
-			return { err: { kind: kind, msg: String((e && e.message) || e) } };
+			const st = serverStatus(e);
+			return { err: { kind: kind, msg: String((e && e.message) || e) + (st && !(e instanceof WadError) ? ' (WhatsApp said ' + st + ')' : '') } };
 		}
 	};
 

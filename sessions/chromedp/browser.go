@@ -3,6 +3,7 @@ package chromedp
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -336,6 +337,9 @@ type pageEvent struct {
 	Text     string        `json:"text"`   // edit: the new text or caption
 	EditID   string        `json:"editId"` // edit: the edit's own id
 	EditT    float64       `json:"editT"`  // edit: when it was made
+	// D is the payload of group, presence, chatstate, call and contact
+	// events (social.go).
+	D json.RawMessage `json:"d"`
 }
 
 // onBridge handles the agent's reports, one at a time.
@@ -407,6 +411,8 @@ func (r *browserRun) onBridge(_ context.Context, ev pageEvent) (chromedp.Void, e
 		if ev.Msg != nil {
 			r.publishRevoke(ev.Msg)
 		}
+	case "group", "presence", "chatstate", "call", "contact":
+		r.publishSocial(ev.K, ev.D)
 	case "warn":
 		r.log.Warn("WhatsApp Web lacks something optional", "what", ev.What)
 	case "logout":

@@ -32,6 +32,29 @@
 // change:type to revoked (revokes), and the reaction table's bulkUpsert
 // (reactions).
 //
+// Contacts, chats, groups, profile, presence and calls (social.go) take
+// whatsapp-web.js 1.34's paths too: numbers through
+// WAWebQueryExistsJob.queryWidExists (which teaches WhatsApp Web the
+// LID), contacts and chats from their collections as WhatsApp Web holds
+// them, about and pictures through WAWebContactStatusBridge and
+// WAWebContactProfilePicThumbBridge, groups through WAWebGroupCreateJob,
+// WASmaxGroupsAddParticipantsRPC (one participant at a time, each with
+// WhatsApp's own status, 403 with the invite code),
+// WAWebModifyParticipantsGroupAction, WAWebGroupInviteJob,
+// WAWebMexFetchGroupInviteCodeJob, WAWebGroupModifyInfoJob,
+// WAWebSetPropertyGroupAction and WAWebExitGroupAction; the push name
+// through WAWebSetPushnameConnAction, the picture cropped to a square in
+// the page as whatsapp-web.js does; presence through
+// WAWebContactPresenceBridge.subscribePresence (renewed after a
+// reconnect); calls rejected through the VoIP stack when active, else
+// with whatsapp-web.js's reject stanza. Their events: gp2 messages
+// (group changes, never reported as messages), the presence collection
+// (online, last seen, typing and recording, which end as paused), the
+// call collection (hooked on add, setActiveCall, processIncomingCall and
+// activeCall, for WhatsApp Web's legacy and native VoIP stacks), push
+// name and picture changes of contacts. People are named by phone-number
+// JID where WhatsApp Web knows it, by LID otherwise.
+//
 // What that way cannot do is refused, never dropped: marking single
 // messages read when the chat holds other unread ones (WhatsApp Web reads
 // whole chats), channels and status updates, and revoking or editing

@@ -35,3 +35,13 @@ func (f *fakeWA) Uploaded(path string) []byte {
 
 func PNGFixture(t testing.TB, w, h int) []byte { return testPNG(t, w, h) }
 func RandomBytes(n int, seed uint64) []byte    { return randomBytes(n, seed) }
+
+type (
+	FakeDirectory = fakeDirectory
+	FakeUser      = fakeUser
+	FakeInvite    = fakeInvite
+)
+
+func (f *fakeWA) SetDirectory(d FakeDirectory)                   { f.setDirectory(d) }
+func (f *fakeWA) DeliverItem(device string, item map[string]any) { f.deliverItem(device, item) }
+func (f *fakeWA) CountSent(device, kind string) int              { return f.countSent(device, kind) }

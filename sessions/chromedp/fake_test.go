@@ -41,6 +41,10 @@ type fakeWA struct {
 	events   map[string][]string
 	media    map[string]*storedMedia // by direct path: uploads and incoming media
 	nextPath int
+	// directory is what the fake's WhatsApp servers know of people and
+	// invite codes (see social_test.go); the page asks it where WhatsApp
+	// Web would query the server.
+	directory fakeDirectory
 }
 
 // sentMsg is what a page sent: a message (Kind "msg"), a reaction, an
@@ -60,6 +64,13 @@ type sentMsg struct {
 	// Reactions, edits and revokes name their target; reactions their
 	// emoji; chat states the state.
 	Target, Emoji, State string
+	// Groups: who was added, removed, promoted or demoted, the setting
+	// changed (prop, value) and WhatsApp's status for an add; pictures:
+	// the size of the full picture.
+	Participants  []string
+	Prop          string
+	Value, Code   int
+	Width, Height int
 }
 
 // storedMedia is a file on the fake's media servers.
@@ -174,6 +185,11 @@ func newFakeWA(t testing.TB) *fakeWA {
 		f.mu.Lock()
 		f.events[m.Device] = append(f.events[m.Device], m.Event)
 		f.mu.Unlock()
+	})
+	mux.HandleFunc("GET /api/directory", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		json.NewEncoder(w).Encode(f.directory)
 	})
 	mux.HandleFunc("/favicon.ico", http.NotFound)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

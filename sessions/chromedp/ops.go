@@ -16,7 +16,9 @@ import (
 	"github.com/wad-project/wad/sessions/media"
 )
 
-// ops are the operations chromedp sessions perform (sessions.Op methods).
+// ops are the operations chromedp sessions perform (sessions.Op methods):
+// messaging here, contacts, chats, groups, profile, presence and calls
+// in social.go.
 var ops = map[string]bool{
 	ctl.MethodSend:     true,
 	ctl.MethodReact:    true,
@@ -25,6 +27,23 @@ var ops = map[string]bool{
 	ctl.MethodRead:     true,
 	ctl.MethodPresence: true,
 	ctl.MethodDownload: true,
+
+	ctl.MethodCheck:             true,
+	ctl.MethodContacts:          true,
+	ctl.MethodContactInfo:       true,
+	ctl.MethodChats:             true,
+	ctl.MethodGroups:            true,
+	ctl.MethodGroupInfo:         true,
+	ctl.MethodGroupCreate:       true,
+	ctl.MethodGroupParticipants: true,
+	ctl.MethodGroupInvite:       true,
+	ctl.MethodGroupJoin:         true,
+	ctl.MethodGroupLeave:        true,
+	ctl.MethodGroupSet:          true,
+	ctl.MethodProfile:           true,
+	ctl.MethodProfileSet:        true,
+	ctl.MethodPresenceSubscribe: true,
+	ctl.MethodCallReject:        true,
 }
 
 // Supports reports whether chromedp sessions perform the operation.
@@ -49,7 +68,11 @@ const (
 func (s *Session) Do(ctx context.Context, op sessions.Op) (any, error) {
 	switch op.(type) {
 	case sessions.Send, sessions.React, sessions.Edit, sessions.Revoke,
-		sessions.MarkRead, sessions.ChatPresence, sessions.Download:
+		sessions.MarkRead, sessions.ChatPresence, sessions.Download,
+		sessions.CheckPhones, sessions.ListContacts, sessions.ContactInfo, sessions.ListChats,
+		sessions.ListGroups, sessions.GroupInfo, sessions.CreateGroup, sessions.UpdateParticipants,
+		sessions.InviteLink, sessions.JoinGroup, sessions.LeaveGroup, sessions.SetGroup,
+		sessions.GetProfile, sessions.SetProfile, sessions.SubscribePresence, sessions.RejectCall:
 	default:
 		return nil, sessions.ErrUnsupported
 	}
@@ -77,7 +100,7 @@ func (s *Session) Do(ctx context.Context, op sessions.Op) (any, error) {
 	case sessions.Download:
 		return r.download(ctx, op)
 	}
-	return nil, sessions.ErrUnsupported
+	return r.social(ctx, op)
 }
 
 // pageReply is what the agent's wad.call resolves with.

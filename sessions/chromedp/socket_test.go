@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/daemon"
 	"github.com/wad-project/wad/daemon/daemontest"
 	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/chromedp"
@@ -251,5 +252,145 @@ func TestMessagingOverTheSocket(t *testing.T) {
 	dr = ctl.DownloadResult{}
 	if err := c.Call(ctx, ctl.MethodDownload, ctl.DownloadParams{Client: client, Chat: peer, ID: id}, &dr); err != nil || !bytes.Equal(dr.Data, recv) {
 		t.Errorf("download as data: %v (%d bytes), want the %d received", err, len(dr.Data), len(recv))
+	}
+}
+
+// Prevents: contacts, groups, profile, presence and calls working
+// in-process but not through the daemon: a check, a group create with
+// one participant refused by privacy, a participant added by someone
+// else, a presence subscription and its events, a profile picture passed
+// as base64, and a call that reject_calls refuses with a text must all
+// cross the real socket between wactl's client and WhatsApp Web.
+func TestSocialOverTheSocket(t *testing.T) {
+	t.Parallel()
+	f := chromedp.NewFakeWA(t)
+	f.SetDirectory(chromedp.FakeDirectory{Users: map[string]chromedp.FakeUser{
+		"4917711111111": {LID: "201@lid", Contact: true, Name: "Anna Alpha", Push: "Anna", About: "Hi"},
+		"4917722222222": {LID: "202@lid", Privacy: true},
+	}})
+	dir := t.TempDir()
+	b, err := chromedp.New(chromedp.Config{WebURL: f.URL("")}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}, DefaultBackend: chromedp.Name, StateDir: dir,
+		Config: func(c *daemon.Config) {
+			c.Sessions.RejectCalls = true
+			c.Sessions.RejectCallsText = "No calls, please write"
+		}})
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	const client = "socksocial"
+	c := d.Client
+	w, err := c.Watch(ctx, ctl.SubscribeParams{Clients: []string{client}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	st, err := c.Login(ctx, ctl.LoginParams{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := chromedp.DeviceOf(t, st.QR)
+	f.Scan(dev)
+	waitFor := func(what string, ok func(ctl.Event) bool) ctl.Event {
+		t.Helper()
+		for {
+			select {
+			case ev, open := <-w.C:
+				if !open {
+					t.Fatalf("watch closed before %s", what)
+				}
+				if ok(ev) {
+					return ev
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %s event", what)
+			}
+		}
+	}
+	waitFor("connected", func(ev ctl.Event) bool {
+		return ev.Kind == ctl.KindState && ev.Session != nil && ev.Session.State == ctl.StateConnected
+	})
+	const anna, annaWeb, bert = "4917711111111@s.whatsapp.net", "4917711111111@c.us", "4917722222222@s.whatsapp.net"
+
+	var check ctl.CheckResult
+	if err := c.Call(ctx, ctl.MethodCheck, ctl.CheckParams{Client: client, Phones: []string{"+4917711111111", "+4917799999999"}}, &check); err != nil {
+		t.Fatalf("contact.check: %v", err)
+	}
+	if len(check.Results) != 2 || check.Results[0] != (ctl.PhoneCheck{Phone: "+4917711111111", OnWhatsApp: true, JID: anna, LID: "201@lid"}) ||
+		check.Results[1] != (ctl.PhoneCheck{Phone: "+4917799999999"}) {
+		t.Errorf("contact.check: %+v", check.Results)
+	}
+	waitFor("check progress", func(ev ctl.Event) bool { return ev.Kind == ctl.KindCheckProgress && ev.Check.Done == 2 })
+
+	var info ctl.ContactInfo
+	if err := c.Call(ctx, ctl.MethodContactInfo, ctl.ContactInfoParams{Client: client, JID: "+4917711111111"}, &info); err != nil || info.JID != anna || info.About != "Hi" || info.Name != "Anna Alpha" {
+		t.Errorf("contact.info: %v %+v", err, info)
+	}
+
+	var created ctl.GroupCreateResult
+	if err := c.Call(ctx, ctl.MethodGroupCreate, ctl.GroupCreateParams{Client: client, Name: "Socket team", Participants: []string{"+4917711111111", bert}}, &created); err != nil {
+		t.Fatalf("group.create: %v", err)
+	}
+	p := created.Participants
+	if len(p) != 2 || !p[0].OK || p[0].JID != anna || p[1].OK || p[1].Code != 403 || p[1].InviteCode == "" {
+		t.Errorf("group.create participants %+v, want Anna added and Bert refused with 403 and an invite code", p)
+	}
+	group := created.Group.ID
+	f.DeliverItem(dev, map[string]any{"kind": "gp2", "group": group, "subtype": "add", "author": annaWeb, "recipients": []string{"4917733333333@c.us"}})
+	ev := waitFor("participant added", func(ev ctl.Event) bool {
+		return ev.Kind == ctl.KindGroup && ev.Group.Group == group && ev.Group.Type == ctl.GroupAdd
+	})
+	if ev.Group.Author != anna || len(ev.Group.Participants) != 1 || ev.Group.Participants[0] != "4917733333333@s.whatsapp.net" {
+		t.Errorf("group event %+v", ev.Group)
+	}
+	var g ctl.Group
+	if err := c.Call(ctx, ctl.MethodGroupInfo, ctl.GroupParams{Client: client, Group: group}, &g); err != nil || g.Size != 3 {
+		t.Errorf("group.info: %v %+v, want 3 participants", err, g)
+	}
+
+	var ok ctl.OK
+	if err := c.Call(ctx, ctl.MethodPresenceSubscribe, ctl.JIDParams{Client: client, JID: anna}, &ok); err != nil || !ok.OK {
+		t.Fatalf("presence.subscribe: %v", err)
+	}
+	f.DeliverItem(dev, map[string]any{"kind": "presence", "from": annaWeb, "type": "available"})
+	if ev := waitFor("presence", func(ev ctl.Event) bool { return ev.Kind == ctl.KindPresence }); *ev.Presence != (ctl.Presence{JID: anna, Available: true}) {
+		t.Errorf("presence event %+v", ev.Presence)
+	}
+
+	var ps ctl.ProfileSetResult
+	name := "Socket bot"
+	if err := c.Call(ctx, ctl.MethodProfileSet, ctl.ProfileSetParams{Client: client, Name: &name,
+		Picture: &ctl.Media{Kind: ctl.MediaImage, Data: chromedp.PNGFixture(t, 64, 80)}}, &ps); err != nil || ps.PictureID == "" {
+		t.Fatalf("profile.set: %v %+v", err, ps)
+	}
+	if got := f.LastSent(t, dev, "picture"); got.Width != 64 || got.Height != 64 || got.ID != ps.PictureID {
+		t.Errorf("fake recorded picture %+v, want a 64×64 square", got)
+	}
+	var prof ctl.Profile
+	if err := c.Call(ctx, ctl.MethodProfile, ctl.ClientParams{Client: client}, &prof); err != nil || prof.Name != name || prof.PictureID != ps.PictureID {
+		t.Errorf("profile.get: %v %+v", err, prof)
+	}
+
+	// reject_calls refuses the call with its text.
+	f.DeliverItem(dev, map[string]any{"kind": "call", "id": "SOCKCALL1", "from": annaWeb})
+	waitFor("call offer", func(ev ctl.Event) bool {
+		return ev.Kind == ctl.KindCall && ev.Call.ID == "SOCKCALL1" && ev.Call.State == ctl.CallOffer
+	})
+	waitFor("call rejected", func(ev ctl.Event) bool {
+		return ev.Kind == ctl.KindCall && ev.Call.ID == "SOCKCALL1" && ev.Call.State == ctl.CallRejected
+	})
+	if got := f.LastSent(t, dev, "call_reject"); got.ID != "SOCKCALL1" || got.To != annaWeb {
+		t.Errorf("fake recorded %+v, want SOCKCALL1 rejected", got)
+	}
+	if got := f.LastSent(t, dev, "msg"); got.To != annaWeb || got.Body != "No calls, please write" {
+		t.Errorf("fake recorded %+v, want reject_calls_text to the caller", got)
+	}
+	if err := c.Call(ctx, ctl.MethodCallReject, ctl.CallRejectParams{Client: client, ID: "SOCKCALL2", From: anna}, &ok); err != nil || !ok.OK {
+		t.Errorf("call.reject: %v", err)
+	}
+	if got := f.LastSent(t, dev, "call_reject"); got.ID != "SOCKCALL2" {
+		t.Errorf("fake recorded %+v, want SOCKCALL2 rejected", got)
 	}
 }

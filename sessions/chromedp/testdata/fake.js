@@ -8,13 +8,34 @@
 //        item: {from, body} a text; {kind:"msg", id, from, author, type,
 //        body, caption, media:{directPath, mediaKey, filehash, mimetype,
 //        size, filename, width, height, duration}, quoted, mentions}; or
-//        {kind:"reaction"|"edit"|"revoke", id, from, target, emoji, body}
+//        {kind:"reaction"|"edit"|"revoke", id, from, target, emoji, body};
+//        {kind:"chat", id, title, unread, archive, pin, mute, t} (a chat's
+//        state, as a sync would set it); {kind:"gp2", group, subtype,
+//        author, recipients, body, value, tag, info:{subject, owner,
+//        participants:[{id, admin, superAdmin}]}} (a group notification,
+//        applied to the metadata first); {kind:"presence", from, type
+//        (available, unavailable, typing, recording_audio), t, deny,
+//        participant (in a group)}; {kind:"call", id, from, video, group,
+//        native (only setActiveCall, as WhatsApp Web's native VoIP stack
+//        does), end}; {kind:"pushname", from, pushname}; {kind:"picture",
+//        from, tag, load (a thumbnail loaded, not a change)}
+//   GET  /api/directory?device=D -> {users: {<digits>: {lid, contact, name,
+//        push, biz, bizName, about, pic, privacy}}, invites: {<code>:
+//        {group, subject, participants}}}: who is on WhatsApp, asked
+//        wherever WhatsApp Web would query the server (usync, about,
+//        pictures, group adds, invites)
 //   POST /api/paired         <- {device}  the phone's scan completed: linked
 //   POST /api/logout         <- {device}  Socket.logout: unlinked upstream
 //   POST /api/sent           <- {device, kind, to, id, ...} what the page
 //        sent: a message (kind "msg", with its type, body, caption, media
 //        fields, quoted id, mentions, location, vCard name), a reaction,
-//        an edit, a revoke, a seen (sendSeen) or a chat state
+//        an edit, a revoke, a seen (sendSeen) or a chat state; group_create
+//        (body: subject, participants added), group_add (one per
+//        participant, with its code), group_remove / group_promote /
+//        group_demote, group_set (prop, body or value), group_invite_reset,
+//        group_join, group_leave, pushname, about, picture (type set with
+//        size, width, height and id = the new tag, or delete),
+//        presence_subscribe, call_reject (id, to, type voip or stanza)
 //   POST /api/upload?device=D&type=T&mime=M  <- the bytes of an upload
 //        -> {directPath, mediaKey}
 //   GET  /api/media?path=P&key=K -> the bytes (404 unknown, 403 wrong key)
@@ -68,6 +89,58 @@
 //     directPath, encFilehash, filehash, mediaKey, mediaKeyTimestamp,
 //     type, signal, downloadQpl}) -> ArrayBuffer (an error with status 404
 //     when the media is gone).
+//   Contacts, chats, groups, profile, presence and calls, as
+//   whatsapp-web.js 1.34 uses them (and WhatsApp Web's own callers where
+//   it has no API):
+//   WAWebQueryExistsJob.queryWidExists(wid) -> null or {wid, biz}, which
+//     teaches WAWebApiContact (getCurrentLid, getPhoneNumber,
+//     getAlternateUserWid) and WAWebLidMigrationUtils (toPn, toUserLid)
+//     the LID; WAWebContactCollection.ContactCollection (= WAWebCollections
+//     .Contact: get, find, gadd; models id, name, shortName, pushname,
+//     isBusiness, verifiedName; change:pushname); WAWebChatCollection
+//     .ChatCollection (= Chat; models formattedTitle, t, unreadCount,
+//     archive, pin, mute.expiration, muteExpiration, groupMetadata,
+//     getTcToken, iAmAdmin); WAWebContactStatusBridge (getStatus({token,
+//     wid}) -> {status}, setMyStatus(text) -> {status: 200});
+//     WAWebContactProfilePicThumbBridge (requestProfilePicFromServer({id,
+//     tcToken}) -> {eurl, tag} or {id, tag: ""}; sendSetPicture(wid,
+//     thumbDataURL, fullDataURL) -> {status, tag, eurl};
+//     requestDeletePicture(wid)); WAWebCollections.ProfilePicThumb (find;
+//     models canSet, canDelete, tag; change:tag); Conn.canSetMyPushname,
+//     WAWebSetPushnameConnAction.setPushname.
+//   Groups: WAWebCollections.WAWebGroupMetadataCollection (models owner,
+//     creation, subject, desc, descId, announce, restrict, participants: a
+//     collection of {id, isAdmin, isSuperAdmin} with iAmAdmin, canRemove);
+//     WAWebGroupCreateJob.createGroup(opts, [{phoneNumber}]) -> {wid,
+//     subject, creator, ts, participants: [{wid, error, type, invite_code,
+//     invite_code_exp}]}; WASmaxGroupsAddParticipantsRPC
+//     .sendAddParticipantsRPC({participantArgs, iqTo}) with its nested
+//     AddParticipantsResponseSuccess / ...ClientError answers;
+//     WAWebWidToJid; WAWebModifyParticipantsGroupAction.{remove,promote,
+//     demote}Participants(chat, participant models), which throw an
+//     ActionError when not allowed; WAWebGroupQueryJob
+//     .queryAndUpdateGroupMetadataById({id}), .queryGroupInvite(code);
+//     WAWebGroupInviteJob.joinGroupViaInvite(code) -> {gid},
+//     .resetGroupInviteCode(wid) -> {code}; WAWebMexFetchGroupInviteCodeJob
+//     .fetchMexGroupInviteCode(id) -> {code}; WAWebGroupModifyInfoJob
+//     .setGroupSubject(wid, s), .setGroupDescription(wid, d, newId, oldId);
+//     WAWebSetPropertyGroupAction.setGroupProperty(chat, announcement |
+//     restrict | member_add_mode, 0 | 1); WAWebExitGroupAction
+//     .sendExitGroup(chat). Server refusals throw ServerStatusCodeError
+//     with a status; group changes arrive as gp2 messages (subtype,
+//     author, recipients).
+//   Presence: WAWebPresenceCollection.PresenceCollection (gadd; models
+//     isOnline, chatstate {type, t, deny} whose type change bubbles as
+//     change:chatstate.type, chatstates per participant of a group);
+//     WAWebContactPresenceBridge.subscribePresence(wid, tcToken); the
+//     server pushes presence only to subscribers (chat states always).
+//   Calls: WAWebCallCollection, the module's value being the collection
+//     (models in its internal Map; add, remove, activeCall,
+//     change:activeCall, setActiveCall, processIncomingCall; models id,
+//     peerJid, isVideo, isGroup, outgoing); WAWebVoipStackInterface
+//     .getVoipStackInterface() -> {rejectCall()} for the active call;
+//     WAWap.wap / generateId and WADeprecatedSendIq.deprecatedCastStanza
+//     for the reject stanza whatsapp-web.js casts.
 // It does not encrypt: uploads and downloads carry plain bytes, and the
 // media key only has to match.
 //
@@ -243,7 +316,7 @@
 	const chatFor = (wid) => {
 		let chat = Chat.get(wid);
 		if (!chat) {
-			chat = new Model({ id: wid, msgs: new Collection(), unreadCount: 0 });
+			chat = new ChatModel({ id: wid, msgs: new Collection(), unreadCount: 0, t: 0, archive: false, pin: 0, mute: { expiration: 0 }, muteExpiration: 0, formattedTitle: wid.user });
 			Chat.add(chat);
 		}
 		return chat;
@@ -487,6 +560,643 @@
 		throw new Error('fake WhatsApp Web: wad must never delete for this device only');
 	};
 
+	// Contacts, chats, groups, profile, presence and calls. The server's
+	// directory (GET /api/directory) says who is on WhatsApp, their LID,
+	// names, about, picture, privacy and the invite codes it knows; the
+	// page asks it wherever WhatsApp Web would query the server.
+	const directory = async () => {
+		const res = await fetch('/api/directory?device=' + device);
+		if (!res.ok) {
+			throw new Error('directory: ' + res.status);
+		}
+		return res.json();
+	};
+	const serverError = (status, text) => Object.assign(new Error(text || ('server error ' + status)), { name: 'ServerStatusCodeError', status: status });
+	class ActionError extends Error {
+		constructor(m) { super(m); this.name = 'ActionError'; }
+	}
+	// The LID <-> phone number mappings WhatsApp Web has learnt.
+	const lidOfPn = new Map();
+	const pnOfLid = new Map();
+	const learn = (pn, lid) => {
+		if (pn && lid) {
+			lidOfPn.set(pn, lid);
+			pnOfLid.set(lid, pn);
+		}
+	};
+	const userOf = (dir, w) => {
+		if (w.server === 'lid') {
+			for (const [digits, u] of Object.entries(dir.users || {})) {
+				if (u.lid === w._serialized) {
+					return [digits, u];
+				}
+			}
+			return [null, null];
+		}
+		return [w.user, (dir.users || {})[w.user] || null];
+	};
+	// widOfJid turns a jid (as WAWebWidToJid makes them) back into a wid.
+	const widOfJid = (j) => new Wid(String(j).replace(/@s\.whatsapp\.net$/, '@c.us'));
+
+	class ContactModel extends Model {
+		serialize() { return Object.assign({}, this); }
+	}
+	const Contact = new Collection();
+	Contact.find = async (wid) => {
+		shape(wid instanceof Wid, 'ContactCollection.find(wid)');
+		return Contact.get(wid) || Contact.add(new ContactModel({ id: wid }))[0];
+	};
+	Contact.gadd = (wid) => Contact.get(wid) || Contact.add(new ContactModel({ id: wid }))[0];
+
+	class ChatModel extends Model {
+		getTcToken() { return this.tcToken; }
+		iAmAdmin() { return !!(this.groupMetadata && this.groupMetadata.participants.iAmAdmin()); }
+		serialize() { return Object.assign({}, this); }
+	}
+
+	class ParticipantModel extends Model {}
+	class Participants extends Collection {
+		iAmAdmin() {
+			const p = this.get(me());
+			return !!(p && (p.isAdmin || p.isSuperAdmin));
+		}
+		canRemove(p) { return this.iAmAdmin() && !p.isSuperAdmin; }
+		serialize() { return this.getModelsArray().map((p) => ({ id: p.id, isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin })); }
+	}
+	const GroupMetadata = new Collection();
+	let groupN = 0;
+	// makeGroup holds a group's metadata and chat as WhatsApp Web does.
+	const makeGroup = (gid, subject, owner, members) => {
+		const parts = new Participants();
+		for (const m of members) {
+			parts.add(new ParticipantModel({ id: m.id, isAdmin: !!m.isAdmin, isSuperAdmin: !!m.isSuperAdmin }));
+		}
+		const meta = new Model({
+			id: gid, subject: subject, owner: owner, creation: Math.floor(Date.now() / 1000), desc: '', descId: undefined,
+			announce: false, restrict: false, memberAddMode: 'admin_add', isLidAddressingMode: false, participants: parts,
+		});
+		const old = GroupMetadata.get(gid);
+		if (old) {
+			GroupMetadata._m.delete(gid._serialized);
+		}
+		GroupMetadata.add(meta);
+		const chat = chatFor(gid);
+		chat.groupMetadata = meta;
+		chat.formattedTitle = subject;
+		chat.t = meta.creation;
+		return meta;
+	};
+	const metaOf = (wid) => {
+		const meta = GroupMetadata.get(wid);
+		if (!meta) {
+			throw serverError(404, 'item-not-found');
+		}
+		return meta;
+	};
+	const gp2 = async (gid, subtype, author, recipients, body) => {
+		const key = new MsgKey({ to: gid, id: await MsgKey.newId(), participant: author, selfDir: 'in' });
+		addMsg(chatFor(gid), new MsgModel({
+			id: key, from: gid, author: author, to: me(), type: 'gp2', subtype: subtype, body: body,
+			recipients: recipients, t: Math.floor(Date.now() / 1000), isNewMsg: true,
+		}));
+	};
+	const inviteCodes = new Map(); // group -> code
+	const newCode = () => 'Fk' + Math.random().toString(36).slice(2, 12) + 'Zz';
+
+	const ProfilePicThumb = new Collection();
+	class PicModel extends Model {
+		canSet() { return this.id._serialized === me()._serialized || (this.id.isGroup() && !!GroupMetadata.get(this.id)); }
+		canDelete() { return this.canSet() && !!this.tag; }
+	}
+	ProfilePicThumb.find = async (wid) => {
+		shape(wid instanceof Wid, 'ProfilePicThumb.find(wid)');
+		return ProfilePicThumb.get(wid) || ProfilePicThumb.add(new PicModel({ id: wid, tag: '' }))[0];
+	};
+	let myPicture = '';
+
+	class PresenceModel extends Model {}
+	const Presence = new Collection();
+	Presence.gadd = (wid) => {
+		shape(wid instanceof Wid, 'PresenceCollection.gadd(wid)');
+		let p = Presence.get(wid);
+		if (!p) {
+			const cs = new Model({ id: wid, type: 'unavailable', t: undefined, deny: false });
+			p = new PresenceModel({ id: wid, isOnline: false, hasData: false, isSubscribed: false, chatstate: cs, chatstates: new Collection() });
+			// The child's change bubbles as change:chatstate.type.
+			cs.on('change:type', (m, v) => p.trigger('change:chatstate.type', m, v));
+			Presence.add(p);
+		}
+		return p;
+	};
+
+	// Calls: the module's value is the collection; models are kept in its
+	// internal Map.
+	class CallModel extends Model {
+		getState() { return this.state; }
+	}
+	const Call = new Collection();
+	Call.activeCall = null;
+	Call.remove = (call) => {
+		Call._m.delete(call.id);
+		Call.trigger('remove', call, Call);
+	};
+	Call.setActiveCall = (call) => {
+		shape(call === null || call instanceof CallModel, 'setActiveCall(call)');
+		Call.set('activeCall', call);
+	};
+	Call.processIncomingCall = (call) => {
+		shape(call instanceof CallModel, 'processIncomingCall(call)');
+		Call._m.set(call.id, call);
+		call._colls.push(Call);
+		Call.trigger('add', call, Call);
+		Call.setActiveCall(call);
+	};
+	Call.get = (id) => Call._m.get(id);
+	const endCall = (id) => {
+		const call = Call.get(id) || (Call.activeCall && Call.activeCall.id === id ? Call.activeCall : null);
+		if (!call) {
+			return;
+		}
+		if (Call.activeCall === call) {
+			Call.setActiveCall(null);
+		}
+		if (Call.get(id)) {
+			Call.remove(call);
+		}
+	};
+
+	const W2J = {
+		widToUserJid: (w) => { shape(w instanceof Wid && !w.isGroup(), 'widToUserJid(user wid)'); return w.server === 'lid' ? w._serialized : w.user + '@s.whatsapp.net'; },
+		widToGroupJid: (w) => { shape(w instanceof Wid && w.isGroup(), 'widToGroupJid(group wid)'); return w._serialized; },
+	};
+
+	Object.assign(modules, {
+		WAWebQueryExistsJob: {
+			queryWidExists: async (wid) => {
+				shape(wid instanceof Wid && !wid.isGroup(), 'queryWidExists(user wid)');
+				const dir = await directory();
+				const [digits, u] = userOf(dir, wid);
+				if (!u) {
+					return null;
+				}
+				const pn = new Wid(digits + '@c.us');
+				if (u.lid) {
+					learn(pn._serialized, u.lid);
+				}
+				if (u.biz) {
+					const c = Contact.gadd(pn);
+					c.set({ isBusiness: true, verifiedName: u.bizName || '' });
+				}
+				return { wid: pn, biz: !!u.biz, isUsernameSearch: false };
+			},
+		},
+		WAWebApiContact: {
+			getCurrentLid: (w) => { shape(w instanceof Wid, 'getCurrentLid(wid)'); const l = lidOfPn.get(w._serialized); return l ? new Wid(l) : null; },
+			getPhoneNumber: (w) => { shape(w instanceof Wid, 'getPhoneNumber(wid)'); const p = pnOfLid.get(w._serialized); return p ? new Wid(p) : null; },
+			getAlternateUserWid: (w) => {
+				shape(w instanceof Wid, 'getAlternateUserWid(wid)');
+				const o = w.isLid() ? pnOfLid.get(w._serialized) : lidOfPn.get(w._serialized);
+				return o ? new Wid(o) : null;
+			},
+		},
+		WAWebLidMigrationUtils: {
+			toPn: (w) => { shape(w instanceof Wid, 'toPn(wid)'); if (!w.isLid()) { return w; } const p = pnOfLid.get(w._serialized); return p ? new Wid(p) : null; },
+			toUserLid: (w) => { shape(w instanceof Wid, 'toUserLid(wid)'); if (w.isLid()) { return w; } const l = lidOfPn.get(w._serialized); return l ? new Wid(l) : null; },
+		},
+		WAWebContactCollection: { ContactCollection: Contact },
+		WAWebChatCollection: { ChatCollection: Chat },
+		WAWebContactStatusBridge: {
+			getStatus: async (o) => {
+				shape(o && o.wid instanceof Wid && 'token' in o, 'getStatus({token, wid})');
+				if (o.wid._serialized === me()._serialized) {
+					return { status: localStorage.getItem('fakeAbout') || '' };
+				}
+				const [, u] = userOf(await directory(), o.wid);
+				return u && u.about ? { status: u.about } : {};
+			},
+			setMyStatus: async (text) => {
+				shape(typeof text === 'string', 'setMyStatus(text)');
+				await sent({ kind: 'about', body: text });
+				localStorage.setItem('fakeAbout', text);
+				return { status: 200 };
+			},
+		},
+		WAWebContactProfilePicThumbBridge: {
+			requestProfilePicFromServer: async (o) => {
+				shape(o && o.id instanceof Wid, 'requestProfilePicFromServer({id, tcToken})');
+				let tag = '';
+				if (o.id._serialized === me()._serialized) {
+					tag = myPicture;
+				} else {
+					const [, u] = userOf(await directory(), o.id);
+					tag = (u && u.pic) || '';
+				}
+				if (!tag) {
+					return { id: o.id, tag: '', stale: false };
+				}
+				return { id: o.id, tag: tag, eurl: 'https://pps.fake.test/v/' + o.id.user + '/' + tag + '.jpg?oe=1', stale: false, eurlStale: false };
+			},
+			sendSetPicture: async (wid, thumb, full) => {
+				shape(wid instanceof Wid && typeof thumb === 'string' && typeof full === 'string' && full.startsWith('data:image/jpeg;base64,'),
+					'sendSetPicture(wid, thumbDataURL, fullDataURL)');
+				const bytes = atob(full.slice(full.indexOf(',') + 1));
+				const img = await createImageBitmap(new Blob([Uint8Array.from(bytes, (c) => c.charCodeAt(0))], { type: 'image/jpeg' }));
+				const tag = String(Date.now());
+				await sent({ kind: 'picture', to: wid._serialized, type: 'set', size: bytes.length, width: img.width, height: img.height, id: tag });
+				if (wid._serialized === me()._serialized) {
+					myPicture = tag;
+				}
+				(await ProfilePicThumb.find(wid)).set('tag', tag);
+				return { status: 200, tag: tag, eurl: 'https://pps.fake.test/v/' + wid.user + '/' + tag + '.jpg' };
+			},
+			requestDeletePicture: async (wid) => {
+				shape(wid instanceof Wid, 'requestDeletePicture(wid)');
+				await sent({ kind: 'picture', to: wid._serialized, type: 'delete' });
+				if (wid._serialized === me()._serialized) {
+					myPicture = '';
+				}
+				(await ProfilePicThumb.find(wid)).set('tag', '');
+				return { status: 200 };
+			},
+		},
+		WAWebSetPushnameConnAction: {
+			setPushname: async (name) => {
+				shape(typeof name === 'string', 'setPushname(name)');
+				await sent({ kind: 'pushname', body: name });
+				Conn.set('pushname', name);
+			},
+		},
+		WAWebGroupCreateJob: {
+			createGroup: async (opts, parts) => {
+				shape(opts && typeof opts.title === 'string' && 'announce' in opts && 'restrict' in opts && 'memberAddMode' in opts &&
+					Array.isArray(parts) && parts.every((p) => p && p.phoneNumber instanceof Wid), 'createGroup({title, announce, restrict, memberAddMode, ...}, [{phoneNumber}])');
+				const dir = await directory();
+				const gid = new Wid('1203630' + String(Date.now()).slice(-8) + String(++groupN).padStart(3, '0') + '@g.us');
+				const out = [{ wid: me(), error: null, type: 'superadmin' }];
+				const members = [{ id: me(), isAdmin: true, isSuperAdmin: true }];
+				const added = [];
+				for (const p of parts) {
+					const [, u] = userOf(dir, p.phoneNumber);
+					if (!u) {
+						out.push({ wid: p.phoneNumber, error: 404 });
+					} else if (u.privacy) {
+						out.push({ wid: p.phoneNumber, error: 403, type: 'participant', invite_code: newCode(), invite_code_exp: String(Math.floor(Date.now() / 1000) + 7 * 86400) });
+					} else {
+						out.push({ wid: p.phoneNumber, error: null, type: 'participant' });
+						members.push({ id: p.phoneNumber });
+						added.push(p.phoneNumber._serialized);
+					}
+				}
+				await sent({ kind: 'group_create', to: gid._serialized, body: opts.title, participants: added });
+				const meta = makeGroup(gid, opts.title, me(), members);
+				meta.announce = !!opts.announce;
+				meta.restrict = !!opts.restrict;
+				await gp2(gid, 'create', me(), [], opts.title);
+				return { wid: gid, subject: opts.title, creator: me(), ts: meta.creation, participants: out, invitedOutContacts: [] };
+			},
+		},
+		WAWebWidToJid: W2J,
+		WAWebJidToWid: { userJidToUserWid: widOfJid, groupJidToWid: (j) => new Wid(j) },
+		WASmaxGroupsAddParticipantsRPC: {
+			sendAddParticipantsRPC: async (o) => {
+				shape(o && typeof o.iqTo === 'string' && o.iqTo.endsWith('@g.us') && Array.isArray(o.participantArgs) &&
+					o.participantArgs.every((a) => a && typeof a.participantJid === 'string' && /@(s\.whatsapp\.net|lid)$/.test(a.participantJid)),
+				'sendAddParticipantsRPC({participantArgs: [{participantJid}], iqTo})');
+				const gid = new Wid(o.iqTo);
+				const meta = GroupMetadata.get(gid);
+				if (!meta) {
+					return { name: 'AddParticipantsResponseClientError', value: { errorAddParticipantsClientErrors: { name: 'ItemNotFound', value: { code: '404', text: 'item-not-found' } } } };
+				}
+				if (!meta.participants.iAmAdmin()) {
+					return { name: 'AddParticipantsResponseClientError', value: { errorAddParticipantsClientErrors: { name: 'NotAuthorized', value: { code: '401', text: 'not-authorized' } } } };
+				}
+				const dir = await directory();
+				const results = [];
+				for (const a of o.participantArgs) {
+					const w = widOfJid(a.participantJid);
+					const [, u] = userOf(dir, w);
+					let value;
+					let name = 'ParticipantAdded';
+					if (!u) {
+						value = { error: '404' };
+						name = 'ParticipantNotRegistered';
+					} else if (meta.participants.get(w)) {
+						value = { error: '409' };
+					} else if (u.privacy) {
+						value = { error: '403', addRequestCode: newCode(), addRequestExpiration: Math.floor(Date.now() / 1000) + 7 * 86400 };
+						name = 'ParticipantRequestCodeCanBeSent';
+					} else {
+						value = {};
+						meta.participants.add(new ParticipantModel({ id: w, isAdmin: false, isSuperAdmin: false }));
+					}
+					await sent({ kind: 'group_add', to: gid._serialized, participants: [w._serialized], code: Number(value.error || 200) });
+					results.push({
+						participantJid: a.participantJid,
+						addParticipantsParticipantAddedOrNonRegisteredWaUserParticipantErrorLidResponseMixinGroup: {
+							name: 'AddParticipantsParticipantAddedOrNonRegisteredWaUserParticipantErrorLidResponseMixinGroup',
+							value: { addParticipantsParticipantMixins: { name: name, value: value } },
+						},
+					});
+				}
+				return { name: 'AddParticipantsResponseSuccess', value: { addParticipant: results } };
+			},
+		},
+		WAWebModifyParticipantsGroupAction: {},
+		WAWebGroupQueryJob: {
+			queryAndUpdateGroupMetadataById: async (o) => {
+				shape(o && (typeof o.id === 'string' || o.id instanceof Wid), 'queryAndUpdateGroupMetadataById({id})');
+				const meta = metaOf(new Wid(String(o.id)));
+				if (!meta.participants.get(me())) {
+					throw serverError(403, 'forbidden');
+				}
+				return meta;
+			},
+			queryGroupInvite: async (code) => {
+				shape(typeof code === 'string', 'queryGroupInvite(code)');
+				const inv = ((await directory()).invites || {})[code];
+				if (!inv) {
+					throw serverError(404, 'item-not-found');
+				}
+				return { id: new Wid(inv.group), subject: inv.subject, size: (inv.participants || []).length };
+			},
+		},
+		WAWebGroupInviteJob: {
+			joinGroupViaInvite: async (code) => {
+				shape(typeof code === 'string', 'joinGroupViaInvite(code)');
+				const inv = ((await directory()).invites || {})[code];
+				if (!inv) {
+					throw serverError(404, 'item-not-found');
+				}
+				const gid = new Wid(inv.group);
+				await sent({ kind: 'group_join', to: gid._serialized, body: code });
+				const members = (inv.participants || []).map((p, i) => ({ id: new Wid(p), isAdmin: i === 0, isSuperAdmin: i === 0 }));
+				members.push({ id: me() });
+				makeGroup(gid, inv.subject, new Wid(inv.participants[0]), members);
+				await gp2(gid, 'invite', me(), [me()], '');
+				return { gid: gid };
+			},
+			resetGroupInviteCode: async (wid) => {
+				shape(wid instanceof Wid && wid.isGroup(), 'resetGroupInviteCode(group wid)');
+				const meta = metaOf(wid);
+				if (!meta.participants.iAmAdmin()) {
+					throw serverError(401, 'not-authorized');
+				}
+				const code = newCode();
+				inviteCodes.set(wid._serialized, code);
+				await sent({ kind: 'group_invite_reset', to: wid._serialized, body: code });
+				return { code: code };
+			},
+		},
+		WAWebMexFetchGroupInviteCodeJob: {
+			fetchMexGroupInviteCode: async (id) => {
+				shape(typeof id === 'string' && id.endsWith('@g.us'), 'fetchMexGroupInviteCode(group id string)');
+				const meta = metaOf(new Wid(id));
+				if (!meta.participants.iAmAdmin()) {
+					throw serverError(401, 'not-authorized');
+				}
+				if (!inviteCodes.has(id)) {
+					inviteCodes.set(id, newCode());
+				}
+				return { code: inviteCodes.get(id) };
+			},
+		},
+		WAWebGroupModifyInfoJob: {
+			setGroupSubject: async (wid, subject) => {
+				shape(wid instanceof Wid && wid.isGroup() && typeof subject === 'string', 'setGroupSubject(group wid, subject)');
+				const meta = metaOf(wid);
+				if (meta.restrict && !meta.participants.iAmAdmin()) {
+					throw serverError(401, 'not-authorized');
+				}
+				await sent({ kind: 'group_set', to: wid._serialized, prop: 'subject', body: subject });
+				meta.set('subject', subject);
+				chatFor(wid).formattedTitle = subject;
+			},
+			setGroupDescription: async (wid, desc, newId, oldId) => {
+				shape(wid instanceof Wid && wid.isGroup() && typeof desc === 'string' && typeof newId === 'string' && (oldId === undefined || typeof oldId === 'string'),
+					'setGroupDescription(group wid, description, newId, oldDescId)');
+				const meta = metaOf(wid);
+				if (meta.descId !== oldId) {
+					throw serverError(409, 'conflict');
+				}
+				await sent({ kind: 'group_set', to: wid._serialized, prop: 'description', body: desc });
+				meta.set({ desc: desc, descId: newId });
+			},
+		},
+		WAWebSetPropertyGroupAction: {
+			setGroupProperty: async (chat, prop, value) => {
+				shape(chat instanceof ChatModel && ['announcement', 'restrict', 'member_add_mode'].includes(prop) && (value === 0 || value === 1),
+					'setGroupProperty(chat, announcement|restrict|member_add_mode, 0|1)');
+				const meta = metaOf(chat.id);
+				if (!meta.participants.iAmAdmin()) {
+					throw serverError(401, 'not-authorized');
+				}
+				await sent({ kind: 'group_set', to: chat.id._serialized, prop: prop, value: value });
+				if (prop === 'announcement') {
+					meta.set('announce', value === 1);
+				} else if (prop === 'restrict') {
+					meta.set('restrict', value === 1);
+				}
+			},
+		},
+		WAWebExitGroupAction: {
+			sendExitGroup: async (chat) => {
+				shape(chat instanceof ChatModel && chat.id.isGroup(), 'sendExitGroup(group chat)');
+				const meta = metaOf(chat.id);
+				await sent({ kind: 'group_leave', to: chat.id._serialized });
+				meta.participants._m.delete(me()._serialized);
+				await gp2(chat.id, 'leave', me(), [me()], '');
+			},
+		},
+		WAWebPresenceCollection: { PresenceCollection: Presence },
+		WAWebContactPresenceBridge: {
+			subscribePresence: async (wid, tcToken) => {
+				shape(wid instanceof Wid && !wid.isGroup() && (tcToken === undefined || typeof tcToken === 'string'), 'subscribePresence(wid, tcToken)');
+				await sent({ kind: 'presence_subscribe', to: wid._serialized });
+				Presence.gadd(wid).set('isSubscribed', true);
+			},
+		},
+		WAWebCallCollection: Call,
+		WAWebVoipStackInterface: {
+			getVoipStackInterface: async () => ({
+				rejectCall: async () => {
+					const call = Call.activeCall;
+					shape(call, 'rejectCall() without an active call');
+					await sent({ kind: 'call_reject', id: call.id, to: call.peerJid._serialized, type: 'voip' });
+					setTimeout(() => endCall(call.id), 50);
+				},
+			}),
+		},
+		WAWap: {
+			wap: (tag, attrs, content) => { shape(typeof tag === 'string' && attrs && typeof attrs === 'object', 'wap(tag, attrs, content)'); return { tag: tag, attrs: attrs, content: content }; },
+			generateId: () => 'wap.' + Math.random().toString(36).slice(2, 10),
+		},
+		WADeprecatedSendIq: {
+			deprecatedCastStanza: async (st) => {
+				shape(st && st.tag === 'call' && typeof st.attrs.to === 'string' && typeof st.attrs.from === 'string' && Array.isArray(st.content) &&
+					st.content[0] && st.content[0].tag === 'reject' && typeof st.content[0].attrs['call-id'] === 'string' &&
+					typeof st.content[0].attrs['call-creator'] === 'string' && st.content[0].attrs.count === '0',
+				'deprecatedCastStanza(<call to from><reject call-id call-creator count="0"/></call>)');
+				await sent({ kind: 'call_reject', id: st.content[0].attrs['call-id'], to: st.attrs.to, type: 'stanza' });
+				setTimeout(() => endCall(st.content[0].attrs['call-id']), 50);
+			},
+		},
+	});
+	modules.WAWebCollections.Contact = Contact;
+	modules.WAWebCollections.WAWebGroupMetadataCollection = GroupMetadata;
+	modules.WAWebCollections.ProfilePicThumb = ProfilePicThumb;
+	modules.WAWebCollections.Presence = Presence;
+	Conn.canSetMyPushname = () => true;
+	for (const [fn, flag] of [['removeParticipants', 'remove'], ['promoteParticipants', 'promote'], ['demoteParticipants', 'demote']]) {
+		modules.WAWebModifyParticipantsGroupAction[fn] = async (chat, models) => {
+			shape(chat instanceof ChatModel && Array.isArray(models) && models.every((m) => m instanceof ParticipantModel), fn + '(chat, [participant models])');
+			const meta = chat.groupMetadata;
+			if (!meta || !meta.participants.iAmAdmin() || (flag === 'remove' && !models.every((m) => meta.participants.canRemove(m)))) {
+				throw new ActionError(fn + ': not allowed');
+			}
+			await sent({ kind: 'group_' + flag, to: chat.id._serialized, participants: models.map((m) => m.id._serialized) });
+			for (const m of models) {
+				if (flag === 'remove') {
+					meta.participants._m.delete(m.id._serialized);
+				} else {
+					m.set('isAdmin', flag === 'promote');
+				}
+			}
+		};
+	}
+
+	// seedContacts plays the contact sync after login.
+	const seedContacts = async () => {
+		const dir = await directory();
+		for (const [digits, u] of Object.entries(dir.users || {})) {
+			if (!u.contact) {
+				continue;
+			}
+			const pn = new Wid(digits + '@c.us');
+			learn(pn._serialized, u.lid);
+			Contact.gadd(pn).set({ name: u.name || '', shortName: (u.name || '').split(' ')[0], pushname: u.push || '', isBusiness: !!u.biz, verifiedName: u.bizName || '' });
+		}
+	};
+
+	// socialIncoming plays what the server pushes of this domain.
+	const socialIncoming = async (m) => {
+		const t = Math.floor(Date.now() / 1000);
+		switch (m.kind) {
+		case 'chat': {
+			const chat = chatFor(new Wid(m.id));
+			chat.set({
+				formattedTitle: m.title || chat.formattedTitle, t: m.t || chat.t || t, unreadCount: m.unread || 0,
+				archive: !!m.archive, pin: m.pin ? t : 0, muteExpiration: m.mute || 0, mute: { expiration: m.mute || 0 },
+			});
+			return;
+		}
+		case 'gp2': {
+			const gid = new Wid(m.group);
+			const author = m.author ? new Wid(m.author) : undefined;
+			const recips = (m.recipients || []).map((r) => new Wid(r));
+			if (m.info) {
+				makeGroup(gid, m.info.subject, new Wid(m.info.owner), m.info.participants.map((p) => ({ id: new Wid(p.id), isAdmin: !!p.admin, isSuperAdmin: !!p.superAdmin })));
+			}
+			const meta = metaOf(gid);
+			switch (m.subtype) {
+			case 'add': case 'invite':
+				for (const r of recips) {
+					if (!meta.participants.get(r)) {
+						meta.participants.add(new ParticipantModel({ id: r, isAdmin: false, isSuperAdmin: false }));
+					}
+				}
+				break;
+			case 'remove': case 'leave':
+				for (const r of recips) {
+					meta.participants._m.delete(r._serialized);
+				}
+				break;
+			case 'promote': case 'demote':
+				for (const r of recips) {
+					const p = meta.participants.get(r);
+					if (p) {
+						p.set('isAdmin', m.subtype === 'promote');
+					}
+				}
+				break;
+			case 'subject':
+				meta.set('subject', m.body);
+				chatFor(gid).formattedTitle = m.body;
+				break;
+			case 'description':
+				meta.set({ desc: m.body, descId: 'D' + t });
+				break;
+			case 'announce':
+				meta.set('announce', !!m.value);
+				break;
+			case 'restrict':
+				meta.set('restrict', !!m.value);
+				break;
+			case 'picture':
+				(await ProfilePicThumb.find(gid)).set('tag', m.tag || '');
+				break;
+			}
+			await gp2(gid, m.subtype, author, recips, m.body);
+			return;
+		}
+		case 'presence': {
+			// As WAWebChangePresenceHandlerAction applies it: the
+			// chatstate first, then the presence.
+			const from = new Wid(m.from);
+			if (from.isGroup()) {
+				const p = Presence.gadd(from);
+				const who = new Wid(m.participant);
+				let cs = p.chatstates.get(who);
+				if (!cs) {
+					cs = new Model({ id: who, type: m.type, t: t });
+					p.chatstates.add(cs);
+				} else {
+					cs.set('type', m.type);
+				}
+				return;
+			}
+			const p = Presence.get(from);
+			if (!p || !p.isSubscribed) {
+				if (m.type === 'available' || m.type === 'unavailable') {
+					report('presence of ' + m.from + ' without a subscription');
+					return;
+				}
+			}
+			const pm = p || Presence.gadd(from);
+			pm.chatstate.set({ t: m.t, deny: !!m.deny });
+			pm.chatstate.set('type', m.type);
+			pm.set({ hasData: true, isOnline: m.type !== 'unavailable' });
+			return;
+		}
+		case 'call': {
+			if (m.end) {
+				endCall(m.id);
+				return;
+			}
+			const call = new CallModel({
+				id: m.id, peerJid: new Wid(m.from), offerTime: m.native ? 0 : t, isVideo: !!m.video, isGroup: !!m.group,
+				outgoing: false, canHandleLocally: false, webClientShouldHandle: false, state: 'INCOMING_RING',
+			});
+			if (m.native) {
+				Call.setActiveCall(call);
+			} else {
+				Call.processIncomingCall(call);
+			}
+			return;
+		}
+		case 'pushname':
+			Contact.gadd(new Wid(m.from)).set('pushname', m.pushname);
+			return;
+		case 'picture': {
+			// load: WhatsApp Web fetching a thumbnail it had no tag of yet.
+			const w = new Wid(m.from);
+			const pm = m.load ? (ProfilePicThumb.get(w) || ProfilePicThumb.add(new PicModel({ id: w }))[0]) : await ProfilePicThumb.find(w);
+			pm.set('tag', m.tag || '');
+			return;
+		}
+		}
+	};
+	const socialKinds = new Set(['chat', 'gp2', 'presence', 'call', 'pushname', 'picture']);
+
 	if (variant.startsWith('missing-')) {
 		delete modules[variant.slice('missing-'.length)];
 	}
@@ -540,13 +1250,18 @@
 		}
 		Socket.set('state', 'CONNECTED');
 		Conn.pushname = 'Fake ' + device;
-		setTimeout(() => Socket.set('hasSynced', true), 150);
+		const synced = () => setTimeout(() => Socket.set('hasSynced', true), 150);
+		seedContacts().then(synced, (e) => { report('contact sync failed: ' + e); synced(); });
 	};
 
 	// incoming plays what the phone side sends.
 	const incoming = async (m) => {
-		const from = new Wid(m.from);
 		const kind = m.kind || 'msg';
+		if (socialKinds.has(kind)) {
+			await socialIncoming(m);
+			return;
+		}
+		const from = new Wid(m.from);
 		const t = Math.floor(Date.now() / 1000);
 		if (kind === 'msg') {
 			const chat = chatFor(from);
@@ -570,6 +1285,7 @@
 				attrs.mentionedJidList = m.mentions.map((j) => new Wid(j));
 			}
 			chat.unreadCount++;
+			chat.t = t;
 			addMsg(chat, attrs);
 			return;
 		}
