@@ -55,7 +55,7 @@ func usagef(format string, args ...any) error {
 // commands is the command tree (also the source of the shell
 // completions).
 func commands() []command {
-	return []command{
+	return append(append([]command{
 		{name: "status", args: "[CLIENT]", help: "show the daemon and its sessions, or one session", nargs: [2]int{0, 1},
 			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).status }},
 		{name: "login", args: "CLIENT", help: "log a client in: shows the QR code (or pairing code) until connected", nargs: [2]int{1, 1},
@@ -87,9 +87,10 @@ func commands() []command {
 			flags:   func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).presence }},
 		{name: "download", args: "CLIENT CHAT ID", help: "save the media of message ID (to the name it was sent with, or -o FILE)", nargs: [2]int{3, 3},
 			long: downloadHelp, flags: downloadFlags},
-		{name: "watch", args: "[CLIENT]", help: "print events (state, qr, message, receipt, reaction, edit, revoke) as they happen", nargs: [2]int{0, 1},
+	}, socialCommands()...), []command{
+		{name: "watch", args: "[CLIENT]", help: "print events (sessions, messages, receipts, groups, presence, calls, ...) as they happen", nargs: [2]int{0, 1},
 			flags: func(fs *flag.FlagSet) func(*app, context.Context, []string) error {
-				kinds := fs.String("kinds", "", "comma-separated event `KINDS` (default: all)")
+				kinds := fs.String("kinds", "", "comma-separated event `KINDS` (default: all): "+strings.Join(ctl.Kinds, ", "))
 				return func(a *app, ctx context.Context, args []string) error { return a.watch(ctx, args, *kinds) }
 			}},
 		{name: "version", help: "print wactl's and the daemon's versions", nargs: [2]int{0, 0},
@@ -99,7 +100,48 @@ func commands() []command {
 			flags:   func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).completion }},
 		{name: "__clients", help: "list client ids (for completion)", nargs: [2]int{0, 0}, hidden: true,
 			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).clients }},
+	}...)
+}
+
+// findCommand returns the command args start with: a two-word command
+// ("group list") before a one-word one ("profile" for `profile CLIENT`,
+// `profile set CLIENT` being another command), and how many words
+// named it. A client id that is also a subcommand's name goes after
+// "--" (wactl profile -- set).
+func findCommand(args []string) (*command, int) {
+	cmds := commands()
+	for n := min(2, len(args)); n >= 1; n-- {
+		name := strings.Join(args[:n], " ")
+		for _, c := range cmds {
+			if c.name == name {
+				return &c, n
+			}
+		}
 	}
+	return nil, 0
+}
+
+// subcommands returns the commands whose name starts with word and a
+// space ("group" has list, info, ...).
+func subcommands(word string) []command {
+	var out []command
+	for _, c := range commands() {
+		if strings.HasPrefix(c.name, word+" ") && !c.hidden {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// subUsage lists the subcommands of word.
+func subUsage(w io.Writer, word string, subs []command) {
+	fmt.Fprintf(w, "usage: wactl %s SUBCOMMAND [ARGS]\n\nsubcommands:\n", word)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range subs {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.help)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nRun `wactl %s SUBCOMMAND --help` for a subcommand's flags.\n", word)
 }
 
 func (a *app) usage(w io.Writer) {
@@ -112,6 +154,7 @@ func (a *app) usage(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nThe socket is --socket, else $WAD_SOCKET, else %s or %s.\nRun `wactl COMMAND --help` for a command's flags.\n", ctl.UserSocket(), ctl.SystemSocket)
+	fmt.Fprintf(w, "Exit status: 0 done, 1 failed, 2 usage error, 3 partly done (WhatsApp refused\nsome group participants; a long check interrupted).\n")
 }
 
 func (a *app) globalFlags(fs *flag.FlagSet) {
@@ -141,14 +184,21 @@ func (a *app) main(ctx context.Context, args []string) int {
 		a.usage(a.stdout)
 		return 0
 	}
-	var cmd *command
-	for _, c := range commands() {
-		if c.name == args[0] {
-			cmd = &c
-			break
-		}
-	}
+	cmd, words := findCommand(args)
 	if cmd == nil {
+		if subs := subcommands(args[0]); len(subs) > 0 {
+			if len(args) > 1 && (args[1] == "--help" || args[1] == "-help" || args[1] == "-h" || args[1] == "help") {
+				subUsage(a.stderr, args[0], subs)
+				return 0
+			}
+			if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+				fmt.Fprintf(a.stderr, "wactl: unknown command \"%s %s\"\n", args[0], args[1])
+			} else {
+				fmt.Fprintf(a.stderr, "wactl: %s needs a subcommand\n", args[0])
+			}
+			subUsage(a.stderr, args[0], subs)
+			return 2
+		}
 		fmt.Fprintf(a.stderr, "wactl: unknown command %q\n", args[0])
 		a.usage(a.stderr)
 		return 2
@@ -160,11 +210,17 @@ func (a *app) main(ctx context.Context, args []string) int {
 	// The flag package prints a bad flag's error; the full help is for
 	// --help, a bad flag gets the synopsis.
 	fs.Usage = func() {}
-	if err := fs.Parse(interleave(fs, args[1:])); err != nil {
+	if err := fs.Parse(interleave(fs, args[words:])); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(a.stderr, "usage: wactl %s %s\n  %s\n", cmd.name, cmd.args, cmd.help)
 			if cmd.long != "" {
 				fmt.Fprintf(a.stderr, "\n%s", cmd.long)
+			}
+			if subs := subcommands(cmd.name); len(subs) > 0 {
+				fmt.Fprintf(a.stderr, "\nsee also:\n")
+				for _, c := range subs {
+					fmt.Fprintf(a.stderr, "  wactl %s %s\n", c.name, c.args)
+				}
 			}
 			fmt.Fprintf(a.stderr, "\nflags:\n")
 			fs.PrintDefaults()
@@ -187,6 +243,10 @@ func (a *app) main(ctx context.Context, args []string) int {
 			return 2
 		}
 		fmt.Fprintf(a.stderr, "wactl: %s\n", describe(err))
+		var pe *partialError
+		if errors.As(err, &pe) {
+			return 3
+		}
 		return 1
 	}
 	return 0

@@ -44,7 +44,7 @@ func flagWord(f *flag.Flag) string {
 // a list of words (nil: nothing in particular).
 func flagValues(name string) (files bool, words []string) {
 	switch name {
-	case "socket", "file", "o":
+	case "socket", "file", "o", "picture":
 		return true, nil
 	case "backend":
 		return false, []string{"whatsmeow", "chromedp"}
@@ -106,13 +106,63 @@ func (a *app) clients(ctx context.Context, _ []string) error {
 
 func names(cmds []command) string {
 	var n []string
-	for _, c := range cmds {
-		if !c.hidden {
-			n = append(n, c.name)
-		}
+	for _, t := range topLevel(cmds) {
+		n = append(n, t.word)
 	}
 	sort.Strings(n)
 	return strings.Join(n, " ")
+}
+
+// top is a first word of the command line: a command ("status"), a
+// group of subcommands ("group": list, info, ...) or both ("profile"
+// and "profile set").
+type top struct {
+	word string
+	own  *command  // the command named word alone, if any
+	subs []command // the commands named word and another word
+}
+
+// topLevel groups the visible commands by their first word, in command
+// order.
+func topLevel(cmds []command) []*top {
+	var out []*top
+	byWord := map[string]*top{}
+	for _, c := range cmds {
+		if c.hidden {
+			continue
+		}
+		word, _, isSub := strings.Cut(c.name, " ")
+		t := byWord[word]
+		if t == nil {
+			t = &top{word: word}
+			byWord[word] = t
+			out = append(out, t)
+		}
+		if isSub {
+			t.subs = append(t.subs, c)
+		} else {
+			t.own = &c
+		}
+	}
+	return out
+}
+
+// subName is the second word of a subcommand's name.
+func subName(c command) string {
+	_, s, _ := strings.Cut(c.name, " ")
+	return s
+}
+
+// topHelp is the description of a first word.
+func topHelp(t *top) string {
+	if t.own != nil {
+		return t.own.help
+	}
+	var s []string
+	for _, c := range t.subs {
+		s = append(s, subName(c))
+	}
+	return t.word + " commands: " + strings.Join(s, ", ")
 }
 
 // valueFlags lists every flag, global or a command's, that takes a value,
@@ -172,6 +222,21 @@ _wactl() {
 		COMPREPLY=($(compgen -W "%s --socket --json" -- "$cur"))
 		return
 	fi
+	local subs="" subclients=0
+	case "$cmd" in
+%s	esac
+	if [[ -n "$subs" ]]; then
+		if ((COMP_CWORD == i + 1)) && [[ "$cur" != -* ]]; then
+			local words="$subs"
+			((subclients)) && words="$words $(wactl __clients 2>/dev/null)"
+			COMPREPLY=($(compgen -W "$words" -- "$cur"))
+			return
+		fi
+		if [[ " $subs " == *" ${COMP_WORDS[i+1]} "* ]]; then
+			cmd="$cmd ${COMP_WORDS[i+1]}"
+			((i++))
+		fi
+	fi
 	# n: how many arguments of the command come before the word completed
 	n=0
 	for ((j = i + 1; j < COMP_CWORD; j++)); do
@@ -183,7 +248,7 @@ _wactl() {
 	done
 	local flags="--socket --json" clients=0 choices=""
 	case "$cmd" in
-`, strings.Join(fileFlags, "|"), strings.Join(wordCases, ""), names(cmds), strings.Join(valueFlags(cmds), "|"))
+`, strings.Join(fileFlags, "|"), strings.Join(wordCases, ""), names(cmds), subCases(cmds), strings.Join(valueFlags(cmds), "|"))
 	for _, c := range cmds {
 		if c.hidden {
 			continue
@@ -196,7 +261,11 @@ _wactl() {
 		if takesClient(c) {
 			cl = 1
 		}
-		fmt.Fprintf(w, "\t%s) flags=\"$flags %s\"; clients=%d", c.name, strings.Join(fl, " "), cl)
+		pattern := c.name
+		if strings.Contains(pattern, " ") {
+			pattern = `"` + pattern + `"`
+		}
+		fmt.Fprintf(w, "\t%s) flags=\"$flags %s\"; clients=%d", pattern, strings.Join(fl, " "), cl)
 		for _, pos := range sortedKeys(c.choices) {
 			fmt.Fprintf(w, "; ((n == %d)) && choices=%q", pos-1, strings.Join(c.choices[pos], " "))
 		}
@@ -214,6 +283,27 @@ _wactl() {
 complete -F _wactl wactl
 `)
 	return nil
+}
+
+// subCases are the bash case branches that set the subcommands of a
+// first word.
+func subCases(cmds []command) string {
+	var b strings.Builder
+	for _, t := range topLevel(cmds) {
+		if len(t.subs) == 0 {
+			continue
+		}
+		var s []string
+		for _, c := range t.subs {
+			s = append(s, subName(c))
+		}
+		fmt.Fprintf(&b, "\t%s) subs=%q", t.word, strings.Join(s, " "))
+		if t.own != nil && takesClient(*t.own) {
+			b.WriteString("; subclients=1")
+		}
+		b.WriteString(" ;;\n")
+	}
+	return b.String()
 }
 
 // flagNames lists the names of every command's flags, in command order.
@@ -245,13 +335,12 @@ _wactl_clients() {
 	_describe 'client' clients
 }
 _wactl() {
-	local -a commands
+	local -a commands subs
 	commands=(
 `)
-	for _, c := range cmds {
-		if !c.hidden {
-			fmt.Fprintf(w, "\t\t%q\n", c.name+":"+c.help)
-		}
+	tops := topLevel(cmds)
+	for _, t := range tops {
+		fmt.Fprintf(w, "\t\t%q\n", t.word+":"+topHelp(t))
 	}
 	fmt.Fprint(w, `	)
 	_arguments -C \
@@ -264,48 +353,30 @@ _wactl() {
 	args)
 		case $words[1] in
 `)
-	for _, c := range cmds {
-		if c.hidden {
+	for _, t := range tops {
+		if len(t.subs) == 0 {
+			fmt.Fprintf(w, "\t\t%s)\n\t\t\t_arguments \\\n\t\t\t\t'%s'\n\t\t\t;;\n", t.word, strings.Join(zshSpecs(*t.own), "' \\\n\t\t\t\t'"))
 			continue
 		}
-		var specs []string
-		for _, f := range cmdFlags(c) {
-			spec := fmt.Sprintf("%s[%s]", flagWord(f), zshEscape(f.Usage))
-			if _, repeat := f.Value.(*stringList); repeat {
-				spec = "*" + spec
-			}
-			if !isBool(f) {
-				spec += ":" + f.Name + ":"
-				switch files, words := flagValues(f.Name); {
-				case files:
-					spec += "_files"
-				case f.Name == "kinds":
-					spec += "_values -s , kind " + strings.Join(words, " ")
-				case words != nil:
-					spec += "(" + strings.Join(words, " ") + ")"
-				}
-			}
-			specs = append(specs, spec)
+		// The subcommand's name is the second word; once it is there,
+		// its arguments are completed as if it were the command.
+		fmt.Fprintf(w, "\t\t%s)\n\t\t\tif (( CURRENT == 2 )); then\n\t\t\t\tsubs=(\n", t.word)
+		for _, c := range t.subs {
+			fmt.Fprintf(w, "\t\t\t\t\t%q\n", subName(c)+":"+c.help)
 		}
-		pos, variadic := positionals(c)
-		for i, name := range pos {
-			action := ""
-			switch {
-			case i == 0 && name == "client":
-				action = "_wactl_clients"
-			case c.choices[i+1] != nil:
-				action = "(" + strings.Join(c.choices[i+1], " ") + ")"
-			}
-			n := fmt.Sprint(i + 1)
-			if variadic && i == len(pos)-1 {
-				n = "*"
-			}
-			specs = append(specs, fmt.Sprintf("%s:%s:%s", n, strings.ReplaceAll(name, ":", ""), action))
+		fmt.Fprintf(w, "\t\t\t\t)\n\t\t\t\t_describe '%s command' subs\n", t.word)
+		if t.own != nil && takesClient(*t.own) {
+			fmt.Fprint(w, "\t\t\t\t_wactl_clients\n")
 		}
-		if !variadic {
-			specs = append(specs, "*: :")
+		fmt.Fprint(w, "\t\t\telse\n\t\t\t\tcase $words[2] in\n")
+		for _, c := range t.subs {
+			fmt.Fprintf(w, "\t\t\t\t%s)\n\t\t\t\t\tshift words\n\t\t\t\t\t(( CURRENT-- ))\n\t\t\t\t\t_arguments \\\n\t\t\t\t\t\t'%s'\n\t\t\t\t\t;;\n",
+				subName(c), strings.Join(zshSpecs(c), "' \\\n\t\t\t\t\t\t'"))
 		}
-		fmt.Fprintf(w, "\t\t%s)\n\t\t\t_arguments \\\n\t\t\t\t'%s'\n\t\t\t;;\n", c.name, strings.Join(specs, "' \\\n\t\t\t\t'"))
+		if t.own != nil {
+			fmt.Fprintf(w, "\t\t\t\t*)\n\t\t\t\t\t_arguments \\\n\t\t\t\t\t\t'%s'\n\t\t\t\t\t;;\n", strings.Join(zshSpecs(*t.own), "' \\\n\t\t\t\t\t\t'"))
+		}
+		fmt.Fprint(w, "\t\t\t\tesac\n\t\t\tfi\n\t\t\t;;\n")
 	}
 	fmt.Fprint(w, `		esac
 		;;
@@ -314,6 +385,48 @@ _wactl() {
 _wactl "$@"
 `)
 	return nil
+}
+
+// zshSpecs are the _arguments specs of a command's flags and arguments.
+func zshSpecs(c command) []string {
+	var specs []string
+	for _, f := range cmdFlags(c) {
+		spec := fmt.Sprintf("%s[%s]", flagWord(f), zshEscape(f.Usage))
+		if _, repeat := f.Value.(*stringList); repeat {
+			spec = "*" + spec
+		}
+		if !isBool(f) {
+			spec += ":" + f.Name + ":"
+			switch files, words := flagValues(f.Name); {
+			case files:
+				spec += "_files"
+			case f.Name == "kinds":
+				spec += "_values -s , kind " + strings.Join(words, " ")
+			case words != nil:
+				spec += "(" + strings.Join(words, " ") + ")"
+			}
+		}
+		specs = append(specs, spec)
+	}
+	pos, variadic := positionals(c)
+	for i, name := range pos {
+		action := ""
+		switch {
+		case i == 0 && name == "client":
+			action = "_wactl_clients"
+		case c.choices[i+1] != nil:
+			action = "(" + strings.Join(c.choices[i+1], " ") + ")"
+		}
+		n := fmt.Sprint(i + 1)
+		if variadic && i == len(pos)-1 {
+			n = "*"
+		}
+		specs = append(specs, fmt.Sprintf("%s:%s:%s", n, strings.ReplaceAll(name, ":", ""), action))
+	}
+	if !variadic {
+		specs = append(specs, "*: :")
+	}
+	return specs
 }
 
 func zshEscape(s string) string {
@@ -326,35 +439,59 @@ func fishCompletion(w io.Writer, cmds []command) error {
 	fmt.Fprintf(w, "complete -c wactl -f\n")
 	fmt.Fprintf(w, "complete -c wactl -l socket -r -F -d %q\n", globalFlagHelp["socket"])
 	fmt.Fprintf(w, "complete -c wactl -l json -d %q\n", globalFlagHelp["json"])
-	for _, c := range cmds {
-		if c.hidden {
-			continue
+	for _, t := range topLevel(cmds) {
+		fmt.Fprintf(w, "complete -c wactl -n __fish_use_subcommand -a %s -d %q\n", t.word, topHelp(t))
+		var subs []string
+		for _, c := range t.subs {
+			subs = append(subs, subName(c))
 		}
-		fmt.Fprintf(w, "complete -c wactl -n __fish_use_subcommand -a %s -d %q\n", c.name, c.help)
-		for _, f := range cmdFlags(c) {
-			opt := "-l " + f.Name
-			if len(f.Name) == 1 {
-				opt = "-s " + f.Name
+		// cond is when a command's flags and arguments are offered.
+		cond := map[string]string{}
+		if len(subs) > 0 {
+			notSub := fmt.Sprintf("__fish_seen_subcommand_from %s; and not __fish_seen_subcommand_from %s", t.word, strings.Join(subs, " "))
+			for _, c := range t.subs {
+				fmt.Fprintf(w, "complete -c wactl -n '%s' -a %s -d %q\n", notSub, subName(c), c.help)
+				cond[c.name] = fmt.Sprintf("__fish_seen_subcommand_from %s; and __fish_seen_subcommand_from %s", t.word, subName(c))
 			}
-			if !isBool(f) {
-				// -r -F: a file name; -x (-r -f): a value, never a file.
-				switch files, words := flagValues(f.Name); {
-				case files:
-					opt += " -r -F"
-				case words != nil:
-					opt += " -x -a '" + strings.Join(words, " ") + "'"
-				default:
-					opt += " -x"
-				}
-			}
-			fmt.Fprintf(w, "complete -c wactl -n '__fish_seen_subcommand_from %s' %s -d %q\n", c.name, opt, strings.ReplaceAll(f.Usage, "`", ""))
+			cond[t.word] = notSub
+		} else {
+			cond[t.word] = "__fish_seen_subcommand_from " + t.word
 		}
-		if takesClient(c) {
-			fmt.Fprintf(w, "complete -c wactl -n '__fish_seen_subcommand_from %s' -a '(wactl __clients 2>/dev/null)'\n", c.name)
+		list := t.subs
+		if t.own != nil {
+			list = append([]command{*t.own}, list...)
 		}
-		for _, pos := range sortedKeys(c.choices) {
-			fmt.Fprintf(w, "complete -c wactl -n '__fish_seen_subcommand_from %s' -a '%s'\n", c.name, strings.Join(c.choices[pos], " "))
+		for _, c := range list {
+			fishCommand(w, c, cond[c.name])
 		}
 	}
 	return nil
+}
+
+// fishCommand completes the flags and arguments of c when cond holds.
+func fishCommand(w io.Writer, c command, cond string) {
+	for _, f := range cmdFlags(c) {
+		opt := "-l " + f.Name
+		if len(f.Name) == 1 {
+			opt = "-s " + f.Name
+		}
+		if !isBool(f) {
+			// -r -F: a file name; -x (-r -f): a value, never a file.
+			switch files, words := flagValues(f.Name); {
+			case files:
+				opt += " -r -F"
+			case words != nil:
+				opt += " -x -a '" + strings.Join(words, " ") + "'"
+			default:
+				opt += " -x"
+			}
+		}
+		fmt.Fprintf(w, "complete -c wactl -n '%s' %s -d %q\n", cond, opt, strings.ReplaceAll(f.Usage, "`", ""))
+	}
+	if takesClient(c) {
+		fmt.Fprintf(w, "complete -c wactl -n '%s' -a '(wactl __clients 2>/dev/null)'\n", cond)
+	}
+	for _, pos := range sortedKeys(c.choices) {
+		fmt.Fprintf(w, "complete -c wactl -n '%s' -a '%s'\n", cond, strings.Join(c.choices[pos], " "))
+	}
 }

@@ -60,6 +60,66 @@ func formatEvent(ev ctl.Event) string {
 			sort.Strings(ids)
 			fmt.Fprintf(&b, " %s by %s in %s: %s", r.Type, r.Sender, r.Chat, strings.Join(ids, ","))
 		}
+	case ctl.KindCheckProgress:
+		if c := ev.Check; c != nil {
+			on := 0
+			for _, r := range c.Results {
+				if r.OnWhatsApp {
+					on++
+				}
+			}
+			fmt.Fprintf(&b, " %d/%d checked (%d of this batch of %d on WhatsApp)", c.Done, c.Total, on, len(c.Results))
+		}
+	case ctl.KindGroup:
+		if g := ev.Group; g != nil {
+			fmt.Fprintf(&b, " %s %s", g.Group, groupChange(g))
+			if g.Author != "" {
+				fmt.Fprintf(&b, " by %s", g.Author)
+			}
+		}
+	case ctl.KindPresence:
+		if p := ev.Presence; p != nil {
+			if p.Available {
+				fmt.Fprintf(&b, " %s online", p.JID)
+			} else {
+				fmt.Fprintf(&b, " %s offline", p.JID)
+			}
+			if !p.LastSeen.IsZero() {
+				fmt.Fprintf(&b, " (last seen %s)", since(p.LastSeen))
+			}
+		}
+	case ctl.KindChatPresence:
+		if p := ev.ChatPresence; p != nil {
+			fmt.Fprintf(&b, " %s %s in %s", p.Sender, p.State, p.Chat)
+		}
+	case ctl.KindCall:
+		if c := ev.Call; c != nil {
+			kind := "voice call"
+			if c.Video {
+				kind = "video call"
+			}
+			fmt.Fprintf(&b, " %s %s %s from %s", c.State, kind, c.ID, c.From)
+			if c.Group != "" {
+				fmt.Fprintf(&b, " in %s", c.Group)
+			}
+			if c.Reason != "" {
+				fmt.Fprintf(&b, " (%s)", c.Reason)
+			}
+		}
+	case ctl.KindContact:
+		if c := ev.Contact; c != nil {
+			fmt.Fprintf(&b, " %s", c.JID)
+			if c.PushName != "" {
+				fmt.Fprintf(&b, " is now %q", c.PushName)
+			}
+			if c.Picture {
+				if c.PictureID != "" {
+					fmt.Fprintf(&b, " changed their picture (%s)", c.PictureID)
+				} else {
+					fmt.Fprintf(&b, " removed their picture")
+				}
+			}
+		}
 	}
 	if ev.Dropped > 0 {
 		fmt.Fprintf(&b, " [%d earlier events dropped]", ev.Dropped)
@@ -143,4 +203,50 @@ func mediaSummary(mi *ctl.MediaInfo) string {
 		parts = append(parts, "(not downloadable)")
 	}
 	return strings.Join(parts, " ")
+}
+
+// groupChange says what a group event changed.
+func groupChange(g *ctl.GroupChange) string {
+	onOff := func(what string) string {
+		if g.Value == nil {
+			return what + " changed"
+		}
+		if *g.Value {
+			return what + " on"
+		}
+		return what + " off"
+	}
+	switch g.Type {
+	case ctl.GroupJoined:
+		s := "joined"
+		if g.Info != nil && g.Info.Name != "" {
+			s += fmt.Sprintf(" %q (%d participants)", g.Info.Name, g.Info.Size)
+		}
+		return s
+	case ctl.GroupLeft:
+		return "left"
+	case ctl.GroupAdd, ctl.GroupRemove, ctl.GroupPromote, ctl.GroupDemote:
+		return g.Type + " " + strings.Join(g.Participants, ", ")
+	case ctl.GroupName:
+		return "name " + strconv.Quote(g.Name)
+	case ctl.GroupTopic:
+		if g.Topic == "" {
+			return "topic removed"
+		}
+		return "topic " + strconv.Quote(g.Topic)
+	case ctl.GroupAnnounce:
+		return onOff("announce (only admins send)")
+	case ctl.GroupLocked:
+		return onOff("locked (only admins edit)")
+	case ctl.GroupPicture:
+		if g.PictureID == "" {
+			return "picture removed"
+		}
+		return "picture " + g.PictureID
+	}
+	s := g.Type
+	if len(g.Participants) > 0 {
+		s += " " + strings.Join(g.Participants, ", ")
+	}
+	return s
 }

@@ -21,7 +21,9 @@ func main() {
 }
 
 // run executes one wactl command line and returns the exit code: 0 on
-// success, 1 on an error, 2 on a usage error.
+// success, 1 on an error, 2 on a usage error, 3 when a call did part
+// of what was asked (group participants WhatsApp refused, a long check
+// interrupted).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	return a.main(ctx, args)

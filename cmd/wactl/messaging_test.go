@@ -562,7 +562,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		if c.hidden {
 			continue
 		}
-		code, _, errs := wactl(t, "/nonexistent", "", c.name, "--help")
+		code, _, errs := wactl(t, "/nonexistent", "", append(strings.Fields(c.name), "--help")...)
 		if code != 0 || !strings.HasPrefix(errs, "usage: wactl "+c.name+" "+c.args+"\n  "+c.help+"\n") {
 			t.Errorf("wactl %s --help: exit %d\n%s", c.name, code, errs)
 		}

@@ -19,6 +19,9 @@ type stubRequest struct {
 	Method string
 	Params json.RawMessage
 	Files  []*os.File
+	// Notify sends an event notification on the request's connection
+	// (before the reply).
+	Notify func(ctl.Event)
 }
 
 // decode unmarshals the params into v, failing the test on error.
@@ -129,7 +132,10 @@ func (s *stubDaemon) answer(c *net.UnixConn, line []byte, files []*os.File) {
 	if json.Unmarshal(line, &req) != nil {
 		return
 	}
-	r := stubRequest{Method: req.Method, Params: req.Params, Files: files}
+	r := stubRequest{Method: req.Method, Params: req.Params, Files: files, Notify: func(ev ctl.Event) {
+		b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": ctl.NotifyEvent, "params": ev})
+		c.Write(append(b, '\n'))
+	}}
 	s.mu.Lock()
 	s.reqs = append(s.reqs, r)
 	s.mu.Unlock()

@@ -220,6 +220,9 @@ func TestWatchPrintsEvents(t *testing.T) {
 	}
 	d.Client.Login(context.Background(), ctl.LoginParams{Client: "sales"})
 	b.Session("sales").Emit(ctl.Event{Kind: ctl.KindMessage, Message: &ctl.Message{ID: "M1", Sender: "4915112345678@s.whatsapp.net", Chat: "4915112345678@s.whatsapp.net", Text: "hi there"}})
+	b.Session("sales").Emit(ctl.Event{Kind: ctl.KindGroup, Group: &ctl.GroupChange{Group: "120363012345678901@g.us", Type: ctl.GroupAdd,
+		Author: "4915112345678@s.whatsapp.net", Participants: []string{"441234567890@s.whatsapp.net"}}})
+	b.Session("sales").Emit(ctl.Event{Kind: ctl.KindCall, Call: &ctl.Call{ID: "CALL1", From: "4915112345678@s.whatsapp.net", State: ctl.CallOffer}})
 	b.Session("sales").Emit(ctl.Event{Kind: ctl.KindMessage, Message: &ctl.Message{ID: "M2", Type: "image", Caption: "look"}})
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), `[image] "look"`) && time.Now().Before(deadline) {
@@ -230,7 +233,9 @@ func TestWatchPrintsEvents(t *testing.T) {
 		t.Fatalf("watch exit %d", code)
 	}
 	got := out.String()
-	for _, want := range []string{"sales state starting", "sales state qr", "sales qr 2@test-sales-1", `message M1 from 4915112345678@s.whatsapp.net in 4915112345678@s.whatsapp.net: "hi there"`, `[image] "look"`} {
+	for _, want := range []string{"sales state starting", "sales state qr", "sales qr 2@test-sales-1", `message M1 from 4915112345678@s.whatsapp.net in 4915112345678@s.whatsapp.net: "hi there"`, `[image] "look"`,
+		"sales group 120363012345678901@g.us add 441234567890@s.whatsapp.net by 4915112345678@s.whatsapp.net",
+		"sales call offer voice call CALL1 from 4915112345678@s.whatsapp.net"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("watch output lacks %q:\n%s", want, got)
 		}
@@ -251,8 +256,10 @@ func TestCompletionScriptsCoverTheCommandTree(t *testing.T) {
 			t.Fatalf("completion %s: %d %s", sh, code, errs)
 		}
 		for _, c := range commands() {
-			if !c.hidden && !strings.Contains(out, c.name) {
-				t.Errorf("%s completion lacks %s", sh, c.name)
+			for _, word := range strings.Fields(c.name) {
+				if !c.hidden && !strings.Contains(out, word) {
+					t.Errorf("%s completion lacks %s (of %s)", sh, word, c.name)
+				}
 			}
 		}
 		if strings.Contains(out, "__clients\"") || strings.Contains(out, "-a __clients") {
@@ -269,22 +276,38 @@ func TestCompletionScriptsCoverTheCommandTree(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wactl.bash")
 	os.WriteFile(path, []byte(script), 0o644)
 	for words, want := range map[string]string{
-		"wactl lo":                                   "login logout",
-		"wactl login sales --b":                      "--backend",
-		"wactl login x --backend ":                   "whatsmeow chromedp",
-		"wactl --json st":                            "status stop",
-		"wactl re":                                   "react read revoke",
-		"wactl send sales +4915112345678 --k":        "--kind",
-		"wactl send sales +4915112345678 --kind ":    "image video audio voice document sticker",
-		"wactl send sales +49 --file x.jpg --kind v": "video voice",
-		"wactl watch --kinds ":                       "state qr message receipt reaction edit revoke",
-		"wactl presence sales +4915112345678 ":       "typing recording paused",
-		"wactl presence --json sales chat r":         "recording",
-		"wactl presence sales chat typing ":          "",
-		"wactl download sales chat id -":             "--socket --json --force -o",
-		"wactl send sales +49 --reply-to ID --m":     "--mention --mime",
-		"wactl completion ":                          "bash zsh fish",
-		"wactl --socket /tmp/x.sock completion z":    "zsh",
+		"wactl lo":                                    "login logout",
+		"wactl login sales --b":                       "--backend",
+		"wactl login x --backend ":                    "whatsmeow chromedp",
+		"wactl --json st":                             "status stop",
+		"wactl re":                                    "react read revoke",
+		"wactl send sales +4915112345678 --k":         "--kind",
+		"wactl send sales +4915112345678 --kind ":     "image video audio voice document sticker",
+		"wactl send sales +49 --file x.jpg --kind v":  "video voice",
+		"wactl watch --kinds ":                        strings.Join(ctl.Kinds, " "),
+		"wactl watch --kinds g":                       "group",
+		"wactl gr":                                    "group",
+		"wactl c":                                     "call chats check completion contact contacts",
+		"wactl group ":                                "list info create add remove promote demote link join leave set",
+		"wactl group --json l":                        "",
+		"wactl group l":                               "list link leave",
+		"wactl group set sales 1203@g.us --":          "--socket --json --announce --locked --name --topic",
+		"wactl group link sales 1203@g.us -":          "--socket --json --reset",
+		"wactl profile s":                             "set",
+		"wactl profile set sales --p":                 "--picture",
+		"wactl profile set sales --picture /nonexist": "",
+		"wactl contact sales +49 --":                  "--socket --json --picture",
+		"wactl call ":                                 "reject",
+		"wactl call reject sales id from --":          "--socket --json --text",
+		"wactl presence sub":                          "subscribe",
+		"wactl presence subscribe sales +49 ":         "",
+		"wactl presence sales +4915112345678 ":        "typing recording paused",
+		"wactl presence --json sales chat r":          "recording",
+		"wactl presence sales chat typing ":           "",
+		"wactl download sales chat id -":              "--socket --json --force -o",
+		"wactl send sales +49 --reply-to ID --m":      "--mention --mime",
+		"wactl completion ":                           "bash zsh fish",
+		"wactl --socket /tmp/x.sock completion z":     "zsh",
 	} {
 		w := strings.Fields(words)
 		if strings.HasSuffix(words, " ") {

@@ -12,20 +12,39 @@ _wactl() {
 		esac
 	done
 	case "$prev" in
-	--socket|--file|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--socket|--file|-o|--picture) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--backend) COMPREPLY=($(compgen -W "whatsmeow chromedp" -- "$cur")); return ;;
 	--kind) COMPREPLY=($(compgen -W "image video audio voice document sticker" -- "$cur")); return ;;
-	--kinds) COMPREPLY=($(compgen -W "state qr message receipt reaction edit revoke" -- "$cur")); return ;;
+	--kinds) COMPREPLY=($(compgen -W "state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact" -- "$cur")); return ;;
 	esac
 	if [[ -z "$cmd" ]]; then
-		COMPREPLY=($(compgen -W "completion download edit login logout presence react read revoke send status stop version watch --socket --json" -- "$cur"))
+		COMPREPLY=($(compgen -W "call chats check completion contact contacts download edit group login logout presence profile react read revoke send status stop version watch --socket --json" -- "$cur"))
 		return
+	fi
+	local subs="" subclients=0
+	case "$cmd" in
+	presence) subs="subscribe"; subclients=1 ;;
+	group) subs="list info create add remove promote demote link join leave set" ;;
+	profile) subs="set"; subclients=1 ;;
+	call) subs="reject" ;;
+	esac
+	if [[ -n "$subs" ]]; then
+		if ((COMP_CWORD == i + 1)) && [[ "$cur" != -* ]]; then
+			local words="$subs"
+			((subclients)) && words="$words $(wactl __clients 2>/dev/null)"
+			COMPREPLY=($(compgen -W "$words" -- "$cur"))
+			return
+		fi
+		if [[ " $subs " == *" ${COMP_WORDS[i+1]} "* ]]; then
+			cmd="$cmd ${COMP_WORDS[i+1]}"
+			((i++))
+		fi
 	fi
 	# n: how many arguments of the command come before the word completed
 	n=0
 	for ((j = i + 1; j < COMP_CWORD; j++)); do
 		case "${COMP_WORDS[j]}" in
-		--address|--backend|--caption|--contact|--file|--filename|--kind|--kinds|--location|--mention|--mime|--name|--phone|--reply-to|--socket|--timeout|-o) ((j++)) ;;
+		--about|--address|--backend|--caption|--contact|--file|--filename|--kind|--kinds|--location|--mention|--mime|--name|--phone|--picture|--reply-to|--socket|--text|--timeout|--topic|-o) ((j++)) ;;
 		-?*) ;;
 		*) ((n++)) ;;
 		esac
@@ -43,6 +62,25 @@ _wactl() {
 	read) flags="$flags "; clients=1 ;;
 	presence) flags="$flags "; clients=1; ((n == 2)) && choices="typing recording paused" ;;
 	download) flags="$flags --force -o"; clients=1 ;;
+	check) flags="$flags "; clients=1 ;;
+	contacts) flags="$flags "; clients=1 ;;
+	contact) flags="$flags --picture"; clients=1 ;;
+	chats) flags="$flags "; clients=1 ;;
+	"group list") flags="$flags "; clients=1 ;;
+	"group info") flags="$flags "; clients=1 ;;
+	"group create") flags="$flags "; clients=1 ;;
+	"group add") flags="$flags "; clients=1 ;;
+	"group remove") flags="$flags "; clients=1 ;;
+	"group promote") flags="$flags "; clients=1 ;;
+	"group demote") flags="$flags "; clients=1 ;;
+	"group link") flags="$flags --reset"; clients=1 ;;
+	"group join") flags="$flags "; clients=1 ;;
+	"group leave") flags="$flags "; clients=1 ;;
+	"group set") flags="$flags --announce --locked --name --topic"; clients=1 ;;
+	profile) flags="$flags "; clients=1 ;;
+	"profile set") flags="$flags --about --name --picture --remove-picture"; clients=1 ;;
+	"presence subscribe") flags="$flags "; clients=1 ;;
+	"call reject") flags="$flags --text"; clients=1 ;;
 	watch) flags="$flags --kinds"; clients=1 ;;
 	version) flags="$flags "; clients=0 ;;
 	completion) flags="$flags "; clients=0; ((n == 0)) && choices="bash zsh fish" ;;

@@ -36,14 +36,65 @@ complete -c wactl -n '__fish_seen_subcommand_from revoke' -a '(wactl __clients 2
 complete -c wactl -n __fish_use_subcommand -a read -d "mark messages of CHAT read (without IDs: every unread one)"
 complete -c wactl -n '__fish_seen_subcommand_from read' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a presence -d "show CHAT this account is typing (STATE typing, the default), recording or paused"
-complete -c wactl -n '__fish_seen_subcommand_from presence' -a '(wactl __clients 2>/dev/null)'
-complete -c wactl -n '__fish_seen_subcommand_from presence' -a 'typing recording paused'
+complete -c wactl -n '__fish_seen_subcommand_from presence; and not __fish_seen_subcommand_from subscribe' -a subscribe -d "get JID's online status and last seen as presence events (see wactl watch)"
+complete -c wactl -n '__fish_seen_subcommand_from presence; and not __fish_seen_subcommand_from subscribe' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from presence; and not __fish_seen_subcommand_from subscribe' -a 'typing recording paused'
+complete -c wactl -n '__fish_seen_subcommand_from presence; and __fish_seen_subcommand_from subscribe' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a download -d "save the media of message ID (to the name it was sent with, or -o FILE)"
 complete -c wactl -n '__fish_seen_subcommand_from download' -l force -d "overwrite an existing file"
 complete -c wactl -n '__fish_seen_subcommand_from download' -s o -r -F -d "write to FILE (- for stdout) instead of the name the message carries"
 complete -c wactl -n '__fish_seen_subcommand_from download' -a '(wactl __clients 2>/dev/null)'
-complete -c wactl -n __fish_use_subcommand -a watch -d "print events (state, qr, message, receipt, reaction, edit, revoke) as they happen"
-complete -c wactl -n '__fish_seen_subcommand_from watch' -l kinds -x -a 'state qr message receipt reaction edit revoke' -d "comma-separated event KINDS (default: all)"
+complete -c wactl -n __fish_use_subcommand -a check -d "say which numbers are on WhatsApp (- reads numbers from stdin)"
+complete -c wactl -n '__fish_seen_subcommand_from check' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a contacts -d "list the contacts this account synced from the phone"
+complete -c wactl -n '__fish_seen_subcommand_from contacts' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a contact -d "show a contact (JID: +E164 number, user JID or LID): names, about, devices"
+complete -c wactl -n '__fish_seen_subcommand_from contact' -l picture -d "show the profile picture's URL too (one more request to WhatsApp)"
+complete -c wactl -n '__fish_seen_subcommand_from contact' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a chats -d "list the chats, most recent first"
+complete -c wactl -n '__fish_seen_subcommand_from chats' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a group -d "group commands: list, info, create, add, remove, promote, demote, link, join, leave, set"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a list -d "list the groups this account is in"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a info -d "show a group's settings and participants"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a create -d "create group NAME with these participants (and this account)"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a add -d "add people to GROUP (a table says what became of each)"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a remove -d "remove people from GROUP (a table says what became of each)"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a promote -d "make participants of GROUP admins (a table says what became of each)"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a demote -d "take admin rights from participants of GROUP (a table says what became of each)"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a link -d "print GROUP's invite link (--reset revokes it and makes a new one)"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a join -d "join a group by its invite link (https://chat.whatsapp.com/CODE, or the code)"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a leave -d "leave GROUP"
+complete -c wactl -n '__fish_seen_subcommand_from group; and not __fish_seen_subcommand_from list info create add remove promote demote link join leave set' -a set -d "change GROUP's name, topic, or who may send and edit"
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from list' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from info' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from create' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from add' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from remove' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from promote' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from demote' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from link' -l reset -d "revoke the current link (it stops working) and make a new one"
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from link' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from join' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from leave' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from set' -l announce -d "only admins may send messages (=false: everyone)"
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from set' -l locked -d "only admins may edit name, topic and picture (=false: everyone)"
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from set' -l name -x -d "the group's new NAME"
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from set' -l topic -x -d "the group's new description TOPIC (\"\" removes it)"
+complete -c wactl -n '__fish_seen_subcommand_from group; and __fish_seen_subcommand_from set' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a profile -d "show this account's profile: name, about, picture"
+complete -c wactl -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from set' -a set -d "change this account's name, about or picture"
+complete -c wactl -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from set' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -l about -x -d "the account's new ABOUT text"
+complete -c wactl -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -l name -x -d "the account's new push NAME"
+complete -c wactl -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -l picture -r -F -d "set the profile picture to the image FILE (- for stdin)"
+complete -c wactl -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -l remove-picture -d "remove the profile picture"
+complete -c wactl -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a call -d "call commands: reject"
+complete -c wactl -n '__fish_seen_subcommand_from call; and not __fish_seen_subcommand_from reject' -a reject -d "refuse incoming call ID from FROM (as `wactl watch` shows them)"
+complete -c wactl -n '__fish_seen_subcommand_from call; and __fish_seen_subcommand_from reject' -l text -x -d "then send the caller this TEXT"
+complete -c wactl -n '__fish_seen_subcommand_from call; and __fish_seen_subcommand_from reject' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a watch -d "print events (sessions, messages, receipts, groups, presence, calls, ...) as they happen"
+complete -c wactl -n '__fish_seen_subcommand_from watch' -l kinds -x -a 'state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact' -d "comma-separated event KINDS (default: all): state, qr, message, receipt, reaction, edit, revoke, check_progress, group, presence, chat_presence, call, contact"
 complete -c wactl -n '__fish_seen_subcommand_from watch' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a version -d "print wactl's and the daemon's versions"
 complete -c wactl -n __fish_use_subcommand -a completion -d "print a completion script for bash, zsh or fish"
