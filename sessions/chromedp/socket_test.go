@@ -108,46 +108,9 @@ func TestOverTheSocket(t *testing.T) {
 func TestMessagingOverTheSocket(t *testing.T) {
 	t.Parallel()
 	f := chromedp.NewFakeWA(t)
-	dir := t.TempDir()
-	b, err := chromedp.New(chromedp.Config{WebURL: f.URL("")}, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}, DefaultBackend: chromedp.Name, StateDir: dir})
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
-	defer cancel()
 	const client = "sockmsg"
-	c := d.Client
-	w, err := c.Watch(ctx, ctl.SubscribeParams{Clients: []string{client}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	st, err := c.Login(ctx, ctl.LoginParams{Client: client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev := chromedp.DeviceOf(t, st.QR)
-	f.Scan(dev)
-	waitFor := func(what string, ok func(ctl.Event) bool) ctl.Event {
-		t.Helper()
-		for {
-			select {
-			case ev, open := <-w.C:
-				if !open {
-					t.Fatalf("watch closed before %s", what)
-				}
-				if ok(ev) {
-					return ev
-				}
-			case <-ctx.Done():
-				t.Fatalf("no %s event", what)
-			}
-		}
-	}
-	waitFor("connected", func(ev ctl.Event) bool {
-		return ev.Kind == ctl.KindState && ev.Session != nil && ev.Session.State == ctl.StateConnected
-	})
+	ctx, c, dev, waitFor := linkOverSocket(t, f, client, nil)
+	var err error
 	isMsg := func(id string) func(ctl.Event) bool {
 		return func(ev ctl.Event) bool { return ev.Kind == ctl.KindMessage && ev.Message != nil && ev.Message.ID == id }
 	}
@@ -268,49 +231,10 @@ func TestSocialOverTheSocket(t *testing.T) {
 		"4917711111111": {LID: "201@lid", Contact: true, Name: "Anna Alpha", Push: "Anna", About: "Hi"},
 		"4917722222222": {LID: "202@lid", Privacy: true},
 	}})
-	dir := t.TempDir()
-	b, err := chromedp.New(chromedp.Config{WebURL: f.URL("")}, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}, DefaultBackend: chromedp.Name, StateDir: dir,
-		Config: func(c *daemon.Config) {
-			c.Sessions.RejectCalls = true
-			c.Sessions.RejectCallsText = "No calls, please write"
-		}})
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
-	defer cancel()
 	const client = "socksocial"
-	c := d.Client
-	w, err := c.Watch(ctx, ctl.SubscribeParams{Clients: []string{client}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	st, err := c.Login(ctx, ctl.LoginParams{Client: client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev := chromedp.DeviceOf(t, st.QR)
-	f.Scan(dev)
-	waitFor := func(what string, ok func(ctl.Event) bool) ctl.Event {
-		t.Helper()
-		for {
-			select {
-			case ev, open := <-w.C:
-				if !open {
-					t.Fatalf("watch closed before %s", what)
-				}
-				if ok(ev) {
-					return ev
-				}
-			case <-ctx.Done():
-				t.Fatalf("no %s event", what)
-			}
-		}
-	}
-	waitFor("connected", func(ev ctl.Event) bool {
-		return ev.Kind == ctl.KindState && ev.Session != nil && ev.Session.State == ctl.StateConnected
+	ctx, c, dev, waitFor := linkOverSocket(t, f, client, func(c *daemon.Config) {
+		c.Sessions.RejectCalls = true
+		c.Sessions.RejectCallsText = "No calls, please write"
 	})
 	const anna, annaWeb, bert = "4917711111111@s.whatsapp.net", "4917711111111@c.us", "4917722222222@s.whatsapp.net"
 
@@ -393,4 +317,53 @@ func TestSocialOverTheSocket(t *testing.T) {
 	if got := f.LastSent(t, dev, "call_reject"); got.ID != "SOCKCALL2" {
 		t.Errorf("fake recorded %+v, want SOCKCALL2 rejected", got)
 	}
+}
+
+// linkOverSocket starts a daemon (with conf applied to its config) whose
+// chromedp backend uses f, logs client in over the socket and links it
+// with f's phone. It returns a context bounding the test, the client,
+// the fake device, and a function that waits for the first event of
+// client that ok accepts.
+func linkOverSocket(t *testing.T, f *chromedp.FakeWA, client string, conf func(*daemon.Config)) (context.Context, *ctl.Client, string, func(string, func(ctl.Event) bool) ctl.Event) {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := chromedp.New(chromedp.Config{WebURL: f.URL("")}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}, DefaultBackend: chromedp.Name, StateDir: dir, Config: conf})
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	t.Cleanup(cancel)
+	c := d.Client
+	w, err := c.Watch(ctx, ctl.SubscribeParams{Clients: []string{client}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	st, err := c.Login(ctx, ctl.LoginParams{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := chromedp.DeviceOf(t, st.QR)
+	f.Scan(dev)
+	waitFor := func(what string, ok func(ctl.Event) bool) ctl.Event {
+		t.Helper()
+		for {
+			select {
+			case ev, open := <-w.C:
+				if !open {
+					t.Fatalf("watch closed before %s", what)
+				}
+				if ok(ev) {
+					return ev
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %s event", what)
+			}
+		}
+	}
+	waitFor("connected", func(ev ctl.Event) bool {
+		return ev.Kind == ctl.KindState && ev.Session != nil && ev.Session.State == ctl.StateConnected
+	})
+	return ctx, c, dev, waitFor
 }
