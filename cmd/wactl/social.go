@@ -343,12 +343,9 @@ func yesNo(b bool) string {
 }
 
 func (a *app) contacts(ctx context.Context, args []string) error {
-	var r ctl.ContactsResult
-	if err := a.client.Call(ctx, ctl.MethodContacts, ctl.ClientParams{Client: args[0]}, &r); err != nil {
+	r, done, err := callPrinting[ctl.ContactsResult](ctx, a, ctl.MethodContacts, ctl.ClientParams{Client: args[0]})
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	if len(r.Contacts) == 0 {
 		fmt.Fprintf(a.stdout, "%s: no contacts\n", args[0])
@@ -367,12 +364,9 @@ func (a *app) contact(ctx context.Context, args []string, picture bool) error {
 	if _, err := ctl.ParseUserJID("JID", p.JID); err != nil {
 		return usageOf(err)
 	}
-	var r ctl.ContactInfo
-	if err := a.client.Call(ctx, ctl.MethodContactInfo, p, &r); err != nil {
+	r, done, err := callPrinting[ctl.ContactInfo](ctx, a, ctl.MethodContactInfo, p)
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	about := r.About
 	if about != "" && !r.AboutSet.IsZero() {
@@ -389,12 +383,9 @@ func (a *app) contact(ctx context.Context, args []string, picture bool) error {
 }
 
 func (a *app) chats(ctx context.Context, args []string) error {
-	var r ctl.ChatsResult
-	if err := a.client.Call(ctx, ctl.MethodChats, ctl.ClientParams{Client: args[0]}, &r); err != nil {
+	r, done, err := callPrinting[ctl.ChatsResult](ctx, a, ctl.MethodChats, ctl.ClientParams{Client: args[0]})
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	if len(r.Chats) == 0 {
 		fmt.Fprintf(a.stdout, "%s: no chats\n", args[0])
@@ -424,12 +415,9 @@ func (a *app) chats(ctx context.Context, args []string) error {
 }
 
 func (a *app) groupList(ctx context.Context, args []string) error {
-	var r ctl.GroupsResult
-	if err := a.client.Call(ctx, ctl.MethodGroups, ctl.ClientParams{Client: args[0]}, &r); err != nil {
+	r, done, err := callPrinting[ctl.GroupsResult](ctx, a, ctl.MethodGroups, ctl.ClientParams{Client: args[0]})
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	if len(r.Groups) == 0 {
 		fmt.Fprintf(a.stdout, "%s: in no groups\n", args[0])
@@ -459,12 +447,9 @@ func (a *app) groupInfo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var r ctl.Group
-	if err := a.client.Call(ctx, ctl.MethodGroupInfo, ctl.GroupParams{Client: args[0], Group: g}, &r); err != nil {
+	r, done, err := callPrinting[ctl.Group](ctx, a, ctl.MethodGroupInfo, ctl.GroupParams{Client: args[0], Group: g})
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	created := ""
 	if !r.Created.IsZero() {
@@ -617,12 +602,9 @@ func (a *app) groupLink(ctx context.Context, args []string, reset bool) error {
 	if err != nil {
 		return err
 	}
-	var r ctl.InviteLinkResult
-	if err := a.client.Call(ctx, ctl.MethodGroupInvite, ctl.InviteLinkParams{Client: args[0], Group: g, Reset: reset}, &r); err != nil {
+	r, done, err := callPrinting[ctl.InviteLinkResult](ctx, a, ctl.MethodGroupInvite, ctl.InviteLinkParams{Client: args[0], Group: g, Reset: reset})
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	fmt.Fprintln(a.stdout, r.Link)
 	return nil
@@ -632,12 +614,9 @@ func (a *app) groupJoin(ctx context.Context, args []string) error {
 	if _, err := ctl.ParseInviteLink(args[1]); err != nil {
 		return usageOf(err)
 	}
-	var r ctl.JoinResult
-	if err := a.client.Call(ctx, ctl.MethodGroupJoin, ctl.JoinParams{Client: args[0], Link: args[1]}, &r); err != nil {
+	r, done, err := callPrinting[ctl.JoinResult](ctx, a, ctl.MethodGroupJoin, ctl.JoinParams{Client: args[0], Link: args[1]})
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	fmt.Fprintf(a.stdout, "%s: joined %s\n", args[0], r.Group)
 	return nil
@@ -648,12 +627,9 @@ func (a *app) groupLeave(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var r ctl.OK
-	if err := a.client.Call(ctx, ctl.MethodGroupLeave, ctl.GroupParams{Client: args[0], Group: g}, &r); err != nil {
+	_, done, err := callPrinting[ctl.OK](ctx, a, ctl.MethodGroupLeave, ctl.GroupParams{Client: args[0], Group: g})
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	fmt.Fprintf(a.stdout, "%s: left %s\n", args[0], g)
 	return nil
@@ -710,12 +686,9 @@ func groupSetFlags(fs *flag.FlagSet) func(*app, context.Context, []string) error
 		case p.Topic != nil && len(*p.Topic) > ctl.MaxGroupTopicLen:
 			return usagef("--topic is %d bytes; the limit is %d", len(*p.Topic), ctl.MaxGroupTopicLen)
 		}
-		var r ctl.OK
-		if err := a.client.Call(ctx, ctl.MethodGroupSet, p, &r); err != nil {
+		_, done, err := callPrinting[ctl.OK](ctx, a, ctl.MethodGroupSet, p)
+		if done {
 			return err
-		}
-		if a.json {
-			return a.printJSON(r)
 		}
 		var changed []string
 		if p.Name != nil {
@@ -740,12 +713,9 @@ func groupSetFlags(fs *flag.FlagSet) func(*app, context.Context, []string) error
 }
 
 func (a *app) profile(ctx context.Context, args []string) error {
-	var r ctl.Profile
-	if err := a.client.Call(ctx, ctl.MethodProfile, ctl.ClientParams{Client: args[0]}, &r); err != nil {
+	r, done, err := callPrinting[ctl.Profile](ctx, a, ctl.MethodProfile, ctl.ClientParams{Client: args[0]})
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	a.printFields("jid", r.JID, "lid", r.LID, "name", r.Name, "about", r.About, "picture id", r.PictureID, "picture url", r.PictureURL)
 	return nil
@@ -826,12 +796,9 @@ func (a *app) presenceSubscribe(ctx context.Context, args []string) error {
 	if _, err := ctl.ParseUserJID("JID", p.JID); err != nil {
 		return usageOf(err)
 	}
-	var r ctl.OK
-	if err := a.client.Call(ctx, ctl.MethodPresenceSubscribe, p, &r); err != nil {
+	_, done, err := callPrinting[ctl.OK](ctx, a, ctl.MethodPresenceSubscribe, p)
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	fmt.Fprintf(a.stdout, "%s: subscribed to the presence of %s (wactl watch %s --kinds presence shows it)\n", p.Client, p.JID, p.Client)
 	return nil
@@ -845,12 +812,9 @@ func (a *app) callReject(ctx context.Context, args []string, text string) error 
 	if text != "" && len(text) > ctl.MaxTextLen {
 		return usagef("--text is %d bytes; the limit is %d", len(text), ctl.MaxTextLen)
 	}
-	var r ctl.OK
-	if err := a.client.Call(ctx, ctl.MethodCallReject, p, &r); err != nil {
+	_, done, err := callPrinting[ctl.OK](ctx, a, ctl.MethodCallReject, p)
+	if done {
 		return err
-	}
-	if a.json {
-		return a.printJSON(r)
 	}
 	msg := fmt.Sprintf("%s: rejected call %s from %s", p.Client, p.ID, p.From)
 	if text != "" {
@@ -858,4 +822,16 @@ func (a *app) callReject(ctx context.Context, args []string, text string) error 
 	}
 	fmt.Fprintln(a.stdout, msg)
 	return nil
+}
+
+// callPrinting calls method and, with --json, prints its result: done
+// says the command has nothing left to do but return err.
+func callPrinting[R any](ctx context.Context, a *app, method string, params any) (r R, done bool, err error) {
+	if err := a.client.Call(ctx, method, params, &r); err != nil {
+		return r, true, err
+	}
+	if a.json {
+		return r, true, a.printJSON(r)
+	}
+	return r, false, nil
 }
