@@ -2,6 +2,8 @@ package ctl
 
 import (
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -107,8 +109,7 @@ type ContactInfoParams struct {
 // ContactInfo is the result of contact.info.
 type ContactInfo struct {
 	Contact
-	About    string    `json:"about,omitempty"`
-	AboutSet time.Time `json:"about_set,omitzero"`
+	About string `json:"about,omitempty"`
 	// PictureID and PictureURL are set when Picture was asked for and
 	// the picture is visible to this account; the URL expires.
 	PictureID  string `json:"picture_id,omitempty"`
@@ -455,4 +456,51 @@ func ParseGroupJID(what, s string) (string, error) {
 		return "", Errorf(CodeInvalidParams, "%s: %q is not a group JID: want <id>@g.us", what, truncate(s, 80))
 	}
 	return s, nil
+}
+
+// ValidateGroupName returns an invalid-params Error unless name is a
+// group subject WhatsApp takes: one non-empty line of at most 100
+// characters.
+func ValidateGroupName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return Errorf(CodeInvalidParams, "name is required: the group's subject")
+	}
+	if len(name) > MaxGroupNameLen || strings.ContainsAny(name, "\n\r\x00") {
+		return Errorf(CodeInvalidParams, "name must be one line of at most 100 characters")
+	}
+	return nil
+}
+
+// ParseParticipants turns the people of a group.create or
+// group.participants param (E.164 numbers, user JIDs or LIDs) into JIDs:
+// each once, at most a group's size besides its creator. Errors are
+// invalid-params Errors naming the param what.
+func ParseParticipants(what string, in []string) ([]string, error) {
+	if len(in) == 0 {
+		return nil, Errorf(CodeInvalidParams, "%s is required: E.164 numbers or user JIDs", what)
+	}
+	if len(in) > MaxGroupParticipants-1 {
+		return nil, Errorf(CodeInvalidParams, "%d %s; a group holds at most %d besides its creator", len(in), what, MaxGroupParticipants-1)
+	}
+	out := make([]string, 0, len(in))
+	for i, p := range in {
+		jid, err := ParseUserJID(what+"["+strconv.Itoa(i)+"]", p)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(out, jid) {
+			return nil, Errorf(CodeInvalidParams, "%s lists %s twice", what, jid)
+		}
+		out = append(out, jid)
+	}
+	return out, nil
+}
+
+// ValidatePushName returns an invalid-params Error unless name is a push
+// name WhatsApp takes: one non-empty line of at most 25 characters.
+func ValidatePushName(name string) error {
+	if strings.TrimSpace(name) == "" || len(name) > MaxPushNameLen || strings.ContainsAny(name, "\n\r\x00") {
+		return Errorf(CodeInvalidParams, "name must be one non-empty line of at most 25 characters")
+	}
+	return nil
 }

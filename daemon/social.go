@@ -2,9 +2,6 @@ package daemon
 
 import (
 	"context"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -165,48 +162,14 @@ func (d *Daemon) groupInfo(ctx context.Context, c *call, a ctl.GroupParams) (ctl
 	return doAs[ctl.Group](ctx, d, a.Client, sessions.GroupInfo{Group: g})
 }
 
-// validateGroupName checks a group's name (subject).
-func validateGroupName(name string) error {
-	if strings.TrimSpace(name) == "" {
-		return ctl.Errorf(ctl.CodeInvalidParams, "name is required: the group's subject")
-	}
-	if len(name) > ctl.MaxGroupNameLen || strings.ContainsAny(name, "\n\r\x00") {
-		return ctl.Errorf(ctl.CodeInvalidParams, "name must be one line of at most 100 characters")
-	}
-	return nil
-}
-
-// participants validates the people of a group call: each once, none of
-// them more than a group holds besides its creator.
-func participants(what string, in []string) ([]string, error) {
-	if len(in) == 0 {
-		return nil, ctl.Errorf(ctl.CodeInvalidParams, "%s is required: E.164 numbers or user JIDs", what)
-	}
-	if len(in) > ctl.MaxGroupParticipants-1 {
-		return nil, ctl.Errorf(ctl.CodeInvalidParams, "%d %s; a group holds at most %d besides its creator", len(in), what, ctl.MaxGroupParticipants-1)
-	}
-	out := make([]string, 0, len(in))
-	for i, p := range in {
-		jid, err := ctl.ParseUserJID(what+"["+strconv.Itoa(i)+"]", p)
-		if err != nil {
-			return nil, err
-		}
-		if slices.Contains(out, jid) {
-			return nil, ctl.Errorf(ctl.CodeInvalidParams, "%s lists %s twice", what, jid)
-		}
-		out = append(out, jid)
-	}
-	return out, nil
-}
-
 func (d *Daemon) groupCreate(ctx context.Context, c *call, a ctl.GroupCreateParams) (ctl.GroupCreateResult, error) {
 	if err := c.client(a.Client); err != nil {
 		return ctl.GroupCreateResult{}, err
 	}
-	if err := validateGroupName(a.Name); err != nil {
+	if err := ctl.ValidateGroupName(a.Name); err != nil {
 		return ctl.GroupCreateResult{}, err
 	}
-	ps, err := participants("participants", a.Participants)
+	ps, err := ctl.ParseParticipants("participants", a.Participants)
 	if err != nil {
 		return ctl.GroupCreateResult{}, err
 	}
@@ -235,7 +198,7 @@ func (d *Daemon) groupParticipants(ctx context.Context, c *call, a ctl.Participa
 	if action == "" {
 		return ctl.ParticipantsResult{}, ctl.Errorf(ctl.CodeInvalidParams, "give one of add, remove, promote and demote: the participants to change")
 	}
-	ps, err := participants(action, list)
+	ps, err := ctl.ParseParticipants(action, list)
 	if err != nil {
 		return ctl.ParticipantsResult{}, err
 	}
@@ -278,7 +241,7 @@ func (d *Daemon) groupSet(ctx context.Context, c *call, a ctl.GroupSetParams) (c
 		return ctl.OK{}, ctl.Errorf(ctl.CodeInvalidParams, "nothing to set: give name, topic, announce or locked")
 	}
 	if a.Name != nil {
-		if err := validateGroupName(*a.Name); err != nil {
+		if err := ctl.ValidateGroupName(*a.Name); err != nil {
 			return ctl.OK{}, err
 		}
 	}
@@ -309,8 +272,8 @@ func (d *Daemon) profileSet(ctx context.Context, c *call, a ctl.ProfileSetParams
 		return ctl.ProfileSetResult{}, ctl.Errorf(ctl.CodeInvalidParams, "give picture or remove_picture, not both")
 	}
 	if a.Name != nil {
-		if strings.TrimSpace(*a.Name) == "" || len(*a.Name) > ctl.MaxPushNameLen || strings.ContainsAny(*a.Name, "\n\r\x00") {
-			return ctl.ProfileSetResult{}, ctl.Errorf(ctl.CodeInvalidParams, "name must be one non-empty line of at most 25 characters")
+		if err := ctl.ValidatePushName(*a.Name); err != nil {
+			return ctl.ProfileSetResult{}, err
 		}
 	}
 	if a.About != nil && len(*a.About) > ctl.MaxAboutLen {

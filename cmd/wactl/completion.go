@@ -340,7 +340,7 @@ _wactl() {
 `)
 	tops := topLevel(cmds)
 	for _, t := range tops {
-		fmt.Fprintf(w, "\t\t%q\n", t.word+":"+topHelp(t))
+		fmt.Fprintf(w, "\t\t%s\n", zshQuote(t.word+":"+topHelp(t)))
 	}
 	fmt.Fprint(w, `	)
 	_arguments -C \
@@ -362,7 +362,7 @@ _wactl() {
 		// its arguments are completed as if it were the command.
 		fmt.Fprintf(w, "\t\t%s)\n\t\t\tif (( CURRENT == 2 )); then\n\t\t\t\tsubs=(\n", t.word)
 		for _, c := range t.subs {
-			fmt.Fprintf(w, "\t\t\t\t\t%q\n", subName(c)+":"+c.help)
+			fmt.Fprintf(w, "\t\t\t\t\t%s\n", zshQuote(subName(c)+":"+c.help))
 		}
 		fmt.Fprintf(w, "\t\t\t\t)\n\t\t\t\t_describe '%s command' subs\n", t.word)
 		if t.own != nil && takesClient(*t.own) {
@@ -494,4 +494,10 @@ func fishCommand(w io.Writer, c command, cond string) {
 	for _, pos := range sortedKeys(c.choices) {
 		fmt.Fprintf(w, "complete -c wactl -n '%s' -a '%s'\n", cond, strings.Join(c.choices[pos], " "))
 	}
+}
+
+// zshQuote quotes s for zsh in single quotes, where nothing (no $, no
+// backquote) is expanded.
+func zshQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

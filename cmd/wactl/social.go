@@ -146,19 +146,6 @@ func groupArg(s string) (string, error) {
 	return g, usageOf(err)
 }
 
-// people checks the PHONE arguments of the group commands.
-func people(args []string) error {
-	if len(args) > ctl.MaxGroupParticipants {
-		return usagef("%d participants: a group holds at most %d", len(args), ctl.MaxGroupParticipants)
-	}
-	for _, s := range args {
-		if _, err := ctl.ParseUserJID("participant", s); err != nil {
-			return usageOf(err)
-		}
-	}
-	return nil
-}
-
 // phones collects check's numbers: the arguments, with - standing for
 // stdin's lines.
 func (a *app) phones(args []string) ([]string, error) {
@@ -369,9 +356,6 @@ func (a *app) contact(ctx context.Context, args []string, picture bool) error {
 		return err
 	}
 	about := r.About
-	if about != "" && !r.AboutSet.IsZero() {
-		about += " (since " + r.AboutSet.Local().Format("2006-01-02") + ")"
-	}
 	devices := ""
 	if r.Devices > 0 {
 		devices = strconv.Itoa(r.Devices)
@@ -486,14 +470,11 @@ func onlyAdmins(on bool, what string) string {
 
 func (a *app) groupCreate(ctx context.Context, args []string) error {
 	p := ctl.GroupCreateParams{Client: args[0], Name: args[1], Participants: args[2:]}
-	if strings.TrimSpace(p.Name) == "" {
-		return usagef("NAME is empty")
+	if err := ctl.ValidateGroupName(p.Name); err != nil {
+		return usageOf(err)
 	}
-	if len(p.Name) > ctl.MaxGroupNameLen {
-		return usagef("NAME is %d bytes; the limit is %d", len(p.Name), ctl.MaxGroupNameLen)
-	}
-	if err := people(p.Participants); err != nil {
-		return err
+	if _, err := ctl.ParseParticipants("PHONE", p.Participants); err != nil {
+		return usageOf(err)
 	}
 	var r ctl.GroupCreateResult
 	if err := a.client.Call(ctx, ctl.MethodGroupCreate, p, &r); err != nil {
@@ -516,8 +497,8 @@ func (a *app) groupParticipants(ctx context.Context, args []string, action, done
 		return err
 	}
 	who := args[2:]
-	if err := people(who); err != nil {
-		return err
+	if _, err := ctl.ParseParticipants("PHONE", who); err != nil {
+		return usageOf(err)
 	}
 	p := ctl.ParticipantsParams{Client: args[0], Group: g}
 	switch action {
@@ -679,10 +660,8 @@ func groupSetFlags(fs *flag.FlagSet) func(*app, context.Context, []string) error
 		switch {
 		case p.Name == nil && p.Topic == nil && p.Announce == nil && p.Locked == nil:
 			return usagef("nothing to change: give --name, --topic, --announce or --locked")
-		case p.Name != nil && strings.TrimSpace(*p.Name) == "":
-			return usagef("--name is empty")
-		case p.Name != nil && len(*p.Name) > ctl.MaxGroupNameLen:
-			return usagef("--name is %d bytes; the limit is %d", len(*p.Name), ctl.MaxGroupNameLen)
+		case p.Name != nil && ctl.ValidateGroupName(*p.Name) != nil:
+			return usagef("--name: %v", ctl.ValidateGroupName(*p.Name))
 		case p.Topic != nil && len(*p.Topic) > ctl.MaxGroupTopicLen:
 			return usagef("--topic is %d bytes; the limit is %d", len(*p.Topic), ctl.MaxGroupTopicLen)
 		}
@@ -741,10 +720,8 @@ func profileSetFlags(fs *flag.FlagSet) func(*app, context.Context, []string) err
 			return usagef("nothing to change: give --name, --about, --picture or --remove-picture")
 		case *picture != "" && *remove:
 			return usagef("--picture and --remove-picture: give one")
-		case p.Name != nil && strings.TrimSpace(*p.Name) == "":
-			return usagef("--name is empty")
-		case p.Name != nil && len(*p.Name) > ctl.MaxPushNameLen:
-			return usagef("--name is %d bytes; the limit is %d", len(*p.Name), ctl.MaxPushNameLen)
+		case p.Name != nil && ctl.ValidatePushName(*p.Name) != nil:
+			return usagef("--name: %v", ctl.ValidatePushName(*p.Name))
 		case p.About != nil && len(*p.About) > ctl.MaxAboutLen:
 			return usagef("--about is %d bytes; the limit is %d", len(*p.About), ctl.MaxAboutLen)
 		}
@@ -809,8 +786,13 @@ func (a *app) callReject(ctx context.Context, args []string, text string) error 
 	if _, err := ctl.ParseUserJID("FROM", p.From); err != nil {
 		return usageOf(err)
 	}
-	if text != "" && len(text) > ctl.MaxTextLen {
-		return usagef("--text is %d bytes; the limit is %d", len(text), ctl.MaxTextLen)
+	if err := ctl.ValidateMessageID("ID", p.ID); err != nil {
+		return usageOf(err)
+	}
+	if text != "" {
+		if err := ctl.ValidateText(text); err != nil {
+			return usagef("--text: %v", err)
+		}
 	}
 	_, done, err := callPrinting[ctl.OK](ctx, a, ctl.MethodCallReject, p)
 	if done {

@@ -354,21 +354,23 @@ func TestSocialUsageErrors(t *testing.T) {
 		{[]string{"group", "info", "sales", alice}, "", 2, "is not a group JID"},
 		{[]string{"group", "info", "sales"}, "", 2, "group info takes CLIENT GROUP"},
 		{[]string{"group", "create", "sales", "Team"}, "", 2, "group create takes CLIENT NAME PHONE..."},
-		{[]string{"group", "create", "sales", " ", alice}, "", 2, "NAME is empty"},
-		{[]string{"group", "create", "sales", "Team", "bob"}, "", 2, "participant: invalid recipient"},
+		{[]string{"group", "create", "sales", " ", alice}, "", 2, "name is required"},
+		{[]string{"group", "create", "sales", "Te\nam", alice}, "", 2, "one line"},
+		{[]string{"group", "create", "sales", "Team", alice, alice}, "", 2, "twice"},
+		{[]string{"group", "create", "sales", "Team", "bob"}, "", 2, "PHONE[0]: invalid recipient"},
 		{[]string{"group", "add", "sales", "team", alice}, "", 2, "is not a group JID"},
 		{[]string{"group", "remove", "sales", grp, grp}, "", 2, "is not a person"},
-		{many, "", 2, "a group holds at most 1024"},
+		{many, "", 2, "a group holds at most 1023 besides its creator"},
 		{[]string{"group", "link", "sales", "x@g.us"}, "", 2, "is not a group JID"},
 		{[]string{"group", "join", "sales", "https://example.com/AbCdEf123456"}, "", 2, "invalid invite link"},
 		{[]string{"group", "leave", "sales", "120363012345678901"}, "", 2, "is not a group JID"},
 		{[]string{"group", "set", "sales", grp}, "", 2, "nothing to change"},
-		{[]string{"group", "set", "sales", grp, "--name", ""}, "", 2, "--name is empty"},
+		{[]string{"group", "set", "sales", grp, "--name", ""}, "", 2, "--name: name is required"},
 		{[]string{"group", "set", "sales", grp, "--announce=maybe"}, "", 2, "invalid boolean value"},
 		{[]string{"group", "set", "sales", grp, "--topic", strings.Repeat("x", ctl.MaxGroupTopicLen+1)}, "", 2, "--topic is 8193 bytes"},
 		{[]string{"profile", "set", "sales"}, "", 2, "nothing to change"},
 		{[]string{"profile", "set", "sales", "--picture", "a.jpg", "--remove-picture"}, "", 2, "give one"},
-		{[]string{"profile", "set", "sales", "--name", strings.Repeat("n", ctl.MaxPushNameLen+1)}, "", 2, "--name is 101 bytes"},
+		{[]string{"profile", "set", "sales", "--name", strings.Repeat("n", ctl.MaxPushNameLen+1)}, "", 2, "at most 25 characters"},
 		{[]string{"profile", "set", "sales", "--picture", filepath.Join(dir, "missing.jpg")}, "", 1, "no such file"},
 		{[]string{"profile", "set", "sales", "--picture", dir}, "", 1, "is a directory"},
 		{[]string{"profile", "sales", "extra"}, "", 2, "profile takes CLIENT"},
@@ -378,6 +380,8 @@ func TestSocialUsageErrors(t *testing.T) {
 		{[]string{"call", "reject", "sales", "CALL0001"}, "", 2, "call reject takes CLIENT ID FROM"},
 		{[]string{"call", "reject", "sales", "CALL0001", grp}, "", 2, "is not a person"},
 		{[]string{"call", "reject", "sales", "CALL0001", alice, "--bogus"}, "", 2, "flag provided but not defined"},
+		{[]string{"call", "reject", "sales", "CALL 01", alice}, "", 2, "ID"},
+		{[]string{"call", "reject", "sales", "CALL0001", alice, "--text", "  "}, "", 2, "--text"},
 	} {
 		code, _, errs := wactl(t, s.Socket, tc.stdin, tc.args...)
 		if code != tc.code || !strings.Contains(errs, tc.msg) {
@@ -587,5 +591,40 @@ func TestCheckAndCallRejectThroughTheDaemon(t *testing.T) {
 	}
 	if batches != (len(list)+6)/7 || len(rejected) != 1 || rejected[0].ID != "CALL0001" || rejected[0].Text != "later" {
 		t.Errorf("backend saw %d check batches, rejections %+v", batches, rejected)
+	}
+}
+
+// Text other people wrote cannot drive the terminal: escapes, newlines
+// and bidirectional overrides in names and about texts are neutralised,
+// in tables and in field lists alike.
+func TestOthersTextCannotDriveTheTerminal(t *testing.T) {
+	for _, in := range []string{"\x1b[2Jevil", "a\nb", "\u009b31mred", "abc\u202edcba", "x\u2066y"} {
+		got := printable(in)
+		for _, r := range got {
+			if r < 0x20 || (r >= 0x7f && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+				t.Errorf("printable(%q) = %q keeps %U", in, got, r)
+			}
+		}
+	}
+	if got := cut("日本語の名前", 7); got != "日本語…" || dispWidth(got) > 7 {
+		t.Errorf("cut of wide characters: %q (%d columns)", got, dispWidth(got))
+	}
+	if w := dispWidth("e\u0301👍🏽"); w != 3 {
+		t.Errorf("dispWidth of a combining accent and an emoji: %d, want 3", w)
+	}
+}
+
+// The zsh script quotes help texts so that nothing in them (a
+// backquoted command, a $) is run when completing.
+func TestZshCompletionRunsNothingFromHelpTexts(t *testing.T) {
+	var out strings.Builder
+	if code := run(context.Background(), []string{"completion", "zsh"}, nil, &out, &out); code != 0 {
+		t.Fatalf("completion zsh: %d", code)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		l := strings.TrimSpace(line)
+		if strings.ContainsAny(l, "`") && !(strings.HasPrefix(l, "'") && strings.HasSuffix(l, "'")) {
+			t.Errorf("backquote outside single quotes: %s", l)
+		}
 	}
 }

@@ -5,9 +5,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+	"unicode"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/text/width"
 )
 
 // The tables of the contact, chat and group commands: laid out like the
@@ -48,7 +49,7 @@ func (a *app) printRows(header []string, elastic []int, rows [][]string) {
 	widths := make([]int, len(header))
 	for _, r := range all {
 		for i, c := range r {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+			widths[i] = max(widths[i], dispWidth(c))
 		}
 	}
 	if limit := a.termWidth(); limit > 0 {
@@ -59,7 +60,7 @@ func (a *app) printRows(header []string, elastic []int, rows [][]string) {
 		for total > limit {
 			widest := -1
 			for _, i := range elastic {
-				if widths[i] > max(minElastic, utf8.RuneCountInString(header[i])) && (widest < 0 || widths[i] > widths[widest]) {
+				if widths[i] > max(minElastic, dispWidth(header[i])) && (widest < 0 || widths[i] > widths[widest]) {
 					widest = i
 				}
 			}
@@ -77,35 +78,79 @@ func (a *app) printRows(header []string, elastic []int, rows [][]string) {
 			c = cut(c, widths[i])
 			b.WriteString(c)
 			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
+				b.WriteString(strings.Repeat(" ", widths[i]-dispWidth(c)+2))
 			}
 		}
 		fmt.Fprintln(a.stdout, strings.TrimRight(b.String(), " "))
 	}
 }
 
-// cell makes a value fit for a table cell: one line, no control
-// characters, "-" for nothing.
+// cell makes a value fit for a table cell: one line, printable (see
+// printable), "-" for nothing.
 func cell(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, strings.TrimSpace(s))
+	s = printable(s)
 	if s == "" {
 		return "-"
 	}
 	return s
 }
 
-// cut shortens s to n characters, the last one "…".
+// printable makes text other people wrote (names, topics, about texts)
+// safe for a terminal: control characters (C0 and C1: escape sequences,
+// newlines) become spaces and bidirectional overrides are dropped, so
+// that no one's name can move the cursor or reorder the line.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsControl(r):
+			return ' '
+		case unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+}
+
+// cut shortens s to at most n columns, the last one "…".
 func cut(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if dispWidth(s) <= n {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	w := 0
+	for i, r := range s {
+		if w+runeWidth(r) > n-1 {
+			return s[:i] + "…"
+		}
+		w += runeWidth(r)
+	}
+	return s
+}
+
+// dispWidth is how many terminal columns s takes.
+func dispWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeWidth(r)
+	}
+	return n
+}
+
+// runeWidth is how many columns a terminal gives r: none for combining
+// marks, joiners, variation selectors and skin tones, two for East Asian wide
+// characters and emoji, else one.
+func runeWidth(r rune) int {
+	switch {
+	case r == 0x200d, r >= 0xfe00 && r <= 0xfe0f, r >= 0x1f3fb && r <= 0x1f3ff, // joiner, variation selectors, skin tones
+		unicode.Is(unicode.Mn, r), unicode.Is(unicode.Me, r):
+		return 0
+	case r >= 0x1f300 && r <= 0x1faff:
+		return 2
+	}
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return 2
+	}
+	return 1
 }
 
 // printFields prints "key: value" lines, values aligned, skipping empty
@@ -119,7 +164,7 @@ func (a *app) printFields(kv ...string) {
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] != "" {
-			fmt.Fprintf(a.stdout, "%s:%s%s\n", kv[i], strings.Repeat(" ", w-len(kv[i])+2), kv[i+1])
+			fmt.Fprintf(a.stdout, "%s:%s%s\n", kv[i], strings.Repeat(" ", w-len(kv[i])+2), printable(kv[i+1]))
 		}
 	}
 }
