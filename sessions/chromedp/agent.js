@@ -39,6 +39,17 @@
 			return window.wadBridge(ev);
 		}).catch(() => {});
 	};
+	// emitWhen emits the event p resolves to in the place of the call:
+	// later events wait for it.
+	const emitWhen = (p) => {
+		p.catch(() => {});
+		chain = chain.then(() => p).then((ev) => {
+			if (!ev || typeof window.wadBridge !== 'function') {
+				return undefined;
+			}
+			return window.wadBridge(ev);
+		}).catch(() => {});
+	};
 
 	// mod returns a module, or null when window.require does not know it
 	// (the real loader throws for unknown modules).
@@ -1133,9 +1144,30 @@
 	// (WAWebContactProfilePicThumbBridge.requestProfilePicFromServer). A
 	// LID or number WhatsApp Web cannot map is looked up first, as
 	// whatsapp-web.js's enforceLidAndPnRetrieval does.
+	// picOf asks for the profile picture of a chat or contact model (what
+	// WAWebContactProfilePicThumbBridge.requestProfilePicFromServer takes:
+	// a model with id and, for a chat, tcToken, as whatsapp-web.js passes
+	// the chat). No picture (404) or a hidden one (401, 403) is no
+	// picture, as whatsapp-web.js's getProfilePicUrl has it.
+	const picOf = async (request, model) => {
+		if (!model || !model.id) {
+			return null;
+		}
+		try {
+			return await request(model);
+		} catch (e) {
+			if ([401, 403, 404].includes(serverStatus(e))) {
+				return null;
+			}
+			throw e;
+		}
+	};
+
 	ops.contactInfo = async (who, picture) => {
 		const wid = widOf(who);
-		if (isLidWid(wid) ? !pnOf(wid) : !lidOf(wid)) {
+		// A LID is on WhatsApp by definition: it is not queried, and one
+		// whose number WhatsApp Web does not know is reported without.
+		if (!isLidWid(wid) && !lidOf(wid)) {
 			const res = await queryExists()(wid);
 			if (!res || res.wid == null) {
 				fail('invalid', who + ' is not on WhatsApp');
@@ -1149,7 +1181,6 @@
 		const out = contactOut(c || { id: wid });
 		const chats = chatColl();
 		const chat = chats && isFn(chats.get) ? chats.get(wid) : null;
-		const tcToken = chat && isFn(chat.getTcToken) ? chat.getTcToken() : undefined;
 		const Status = mod('WAWebContactStatusBridge');
 		if (Status && isFn(Status.getStatus)) {
 			try {
@@ -1164,7 +1195,7 @@
 			}
 		}
 		if (picture) {
-			const pic = await use('WAWebContactProfilePicThumbBridge', ['requestProfilePicFromServer'], true)({ id: wid, tcToken: tcToken });
+			const pic = await picOf(use('WAWebContactProfilePicThumbBridge', ['requestProfilePicFromServer'], true), chat || c);
 			if (pic && pic.eurl) {
 				out.picId = String(pic.tag || '');
 				out.picUrl = pic.eurl;
@@ -1258,12 +1289,12 @@
 		try {
 			await use('WAWebGroupQueryJob', ['queryAndUpdateGroupMetadataById'], true)({ id: g });
 		} catch (e) {
-			refused(e, [401, 403, 404, 406], 'invalid', 'group ' + g + ' is unknown or this account is not in it');
+			refused(e, [401, 403, 404, 406], 'upstream', 'group ' + g + ' is unknown or this account is not in it');
 		}
 		const Meta = needColl('group metadata', null, null, ['GroupMetadata', 'WAWebGroupMetadataCollection']);
 		const meta = Meta.get(w);
 		if (!meta) {
-			fail('invalid', 'WhatsApp Web has no metadata of group ' + g);
+			fail('upstream', 'WhatsApp Web has no metadata of group ' + g);
 		}
 		return meta;
 	};
@@ -1291,7 +1322,7 @@
 	ops.groupInfo = async (g) => {
 		const meta = await groupMeta(g);
 		if (!amMember(meta)) {
-			fail('invalid', 'this account is not in group ' + g);
+			fail('upstream', 'this account is not in group ' + g);
 		}
 		const chats = chatColl();
 		return groupOut(meta, chats && chats.get(meta.id), true);
@@ -1318,7 +1349,8 @@
 		const sentIdx = [];
 		for (let i = 0; i < asked.length; i++) {
 			const w = widOf(asked[i]);
-			const ex = await query(w);
+			// A LID is on WhatsApp by definition and is not queried.
+			const ex = isLidWid(w) ? { wid: w } : await query(w);
 			if (!ex || ex.wid == null) {
 				Object.assign(results[i], { code: 404, error: 'not on WhatsApp' });
 				continue;
@@ -1391,11 +1423,20 @@
 	const addOne = async (gw, a) => {
 		const W2J = use('WAWebWidToJid', [], false);
 		const w = widOf(a);
-		const rpc = await use('WASmaxGroupsAddParticipantsRPC', ['sendAddParticipantsRPC'], true)({
+		const send = use('WASmaxGroupsAddParticipantsRPC', ['sendAddParticipantsRPC'], true);
+		const args = {
 			participantArgs: [{ participantJid: method(W2J, 'WAWebWidToJid', 'widToUserJid')(w) }],
 			iqTo: method(W2J, 'WAWebWidToJid', 'widToGroupJid')(gw),
-		});
+		};
 		const r = { jid: a };
+		let rpc;
+		try {
+			rpc = await send(args);
+		} catch (e) {
+			// This participant's query failed; the others go on (as
+			// whatsapp-web.js's getAddParticipantsRpcResult, 400).
+			return Object.assign(r, { ok: false, code: serverStatus(e) || 400, error: String((e && e.message) || e) });
+		}
 		const v = (rpc && rpc.value) || {};
 		if (rpc && rpc.name === 'AddParticipantsResponseSuccess') {
 			const item = (v.addParticipant || [])[0] || {};
@@ -1433,7 +1474,7 @@
 		const parts = meta.participants;
 		const admin = parts && isFn(parts.iAmAdmin) ? parts.iAmAdmin() : (isFn(chat.iAmAdmin) ? chat.iAmAdmin() : true);
 		if (!admin) {
-			fail('invalid', 'this account is not an admin of group ' + g);
+			fail('upstream', 'this account is not an admin of group ' + g);
 		}
 		if (action === 'add') {
 			const out = [];
@@ -1463,9 +1504,9 @@
 				await use('WAWebModifyParticipantsGroupAction', [fn], true)(chat, models);
 			} catch (e) {
 				if (e && e.name === 'ActionError') {
-					fail('invalid', 'WhatsApp Web refused to ' + action + ' them: ' + (e.message || 'not allowed'));
+					fail('upstream', 'WhatsApp Web refused to ' + action + ' them: ' + (e.message || 'not allowed'));
 				}
-				refused(e, [401, 403], 'invalid', 'WhatsApp refused to ' + action + ' them');
+				refused(e, [401, 403, 404, 406], 'upstream', 'WhatsApp refused to ' + action + ' them');
 			}
 		}
 		return out;
@@ -1492,7 +1533,7 @@
 				code = res && typeof res === 'object' ? res.code : res;
 			}
 		} catch (e) {
-			refused(e, [401, 403, 404], 'invalid', 'this account cannot read the invite link of group ' + g + ' (not an admin?)');
+			refused(e, [401, 403, 404, 406], 'upstream', 'this account cannot read the invite link of group ' + g + ' (not an admin?)');
 		}
 		if (!code) {
 			fail('upstream', 'WhatsApp gave no invite code');
@@ -1524,7 +1565,7 @@
 		groupWid(g);
 		const meta = await groupMeta(g);
 		if (!amMember(meta)) {
-			fail('invalid', 'this account is not in group ' + g);
+			fail('upstream', 'this account is not in group ' + g);
 		}
 		const chat = await chatOf(g);
 		await use('WAWebExitGroupAction', ['sendExitGroup'], true)(chat);
@@ -1538,7 +1579,7 @@
 		const w = groupWid(g);
 		const meta = await groupMeta(g);
 		const chat = await chatOf(g);
-		const deny = (e) => refused(e, [401, 403], 'invalid', 'this account may not change group ' + g + ' (not an admin?)');
+		const deny = (e) => refused(e, [401, 403, 404, 406], 'upstream', 'this account may not change group ' + g + ' (not an admin?)');
 		try {
 			if (spec.name != null) {
 				await use('WAWebGroupModifyInfoJob', ['setGroupSubject'], true)(w, spec.name);
@@ -1583,7 +1624,13 @@
 		}
 		const Pic = mod('WAWebContactProfilePicThumbBridge');
 		if (Pic && isFn(Pic.requestProfilePicFromServer)) {
-			const pic = await Pic.requestProfilePicFromServer({ id: me });
+			const chats = chatColl();
+			const Contacts = contactColl();
+			let model = (chats && isFn(chats.get) && chats.get(me)) || (Contacts && isFn(Contacts.get) && Contacts.get(me)) || null;
+			if (!model && Contacts && isFn(Contacts.find)) {
+				model = await Contacts.find(me);
+			}
+			const pic = await picOf(Pic.requestProfilePicFromServer.bind(Pic), model);
 			if (pic && pic.eurl) {
 				out.picId = String(pic.tag || '');
 				out.picUrl = pic.eurl;
@@ -1707,38 +1754,59 @@
 	// callReject refuses an incoming call: through the VoIP stack when it
 	// is the active call (WAWebVoipStackInterface), else with the reject
 	// stanza whatsapp-web.js casts (WAWap, WADeprecatedSendIq), which
-	// WhatsApp does not acknowledge. With text, the caller is messaged.
+	// WhatsApp does not acknowledge. Its jids are WAWap USER_JID objects
+	// of the user jids (@s.whatsapp.net or @lid), as the stanza needs.
+	// With text, the caller is then messaged; a text that fails after the
+	// call was rejected is reported as textError, not as a failure of the
+	// rejection.
 	ops.callReject = async (id, from, text) => {
 		const Calls = callColl();
 		const active = Calls && Calls.activeCall;
 		const known = (Calls && isFn(Calls.get) && Calls.get(id)) || (active && active.id === id ? active : null);
-		const peer = known && known.peerJid ? known.peerJid : widOf(from);
+		const peer = known && known.peerJid ? toWid(known.peerJid) : widOf(from);
 		let done = false;
-		// What ends the call now is this rejection, not a termination.
+		// What ends the call now is this rejection, not a termination; the
+		// mark is taken back when the rejection fails. It is set before,
+		// since WhatsApp Web may drop the call while rejectCall runs.
+		const wasEnded = ended.has(id);
 		ended.add(id);
-		if (active && active.id === id) {
-			const V = mod('WAWebVoipStackInterface');
-			if (V && isFn(V.getVoipStackInterface)) {
-				const stack = await V.getVoipStackInterface();
-				if (stack && isFn(stack.rejectCall)) {
-					active.userEndedCall = true;
-					await stack.rejectCall();
-					done = true;
+		try {
+			if (active && active.id === id) {
+				const V = mod('WAWebVoipStackInterface');
+				if (V && isFn(V.getVoipStackInterface)) {
+					const stack = await V.getVoipStackInterface();
+					if (stack && isFn(stack.rejectCall)) {
+						active.userEndedCall = true;
+						await stack.rejectCall();
+						done = true;
+					}
 				}
 			}
-		}
-		if (!done) {
-			const Wap = use('WAWap', [], false);
-			const me = use('WAWebUserPrefsMeUser', ['getMaybeMePnUser'], true)();
-			const stanza = method(Wap, 'WAWap', 'wap')('call', { id: method(Wap, 'WAWap', 'generateId')(), from: jid(me), to: jid(peer) },
-				[Wap.wap('reject', { 'call-id': id, 'call-creator': jid(peer), count: '0' })]);
-			await use('WADeprecatedSendIq', ['deprecatedCastStanza'], true)(stanza);
+			if (!done) {
+				const Wap = use('WAWap', [], false);
+				const W2J = use('WAWebWidToJid', [], false);
+				const userJid = (w) => method(Wap, 'WAWap', 'USER_JID')(method(W2J, 'WAWebWidToJid', 'widToUserJid')(w));
+				const me = use('WAWebUserPrefsMeUser', ['getMaybeMePnUser'], true)();
+				const stanza = method(Wap, 'WAWap', 'wap')('call', { id: method(Wap, 'WAWap', 'generateId')(), from: userJid(me), to: userJid(peer) },
+					[Wap.wap('reject', { 'call-id': id, 'call-creator': userJid(peer), count: '0' })]);
+				await use('WADeprecatedSendIq', ['deprecatedCastStanza'], true)(stanza);
+			}
+		} catch (e) {
+			if (!wasEnded) {
+				ended.delete(id);
+			}
+			throw e;
 		}
 		const caller = ident(peer).jid;
+		const out = { from: caller };
 		if (text) {
-			await ops.send(caller, { text: text });
+			try {
+				await ops.send(caller, { text: text });
+			} catch (e) {
+				out.textError = String((e && e.message) || e);
+			}
 		}
-		return caller;
+		return out;
 	};
 
 	// Events of this domain.
@@ -1746,6 +1814,39 @@
 		add: 'add', invite: 'add', linked_group_join: 'add', remove: 'remove', leave: 'remove',
 		promote: 'promote', demote: 'demote', subject: 'name', description: 'topic',
 		announce: 'announce', restrict: 'locked', picture: 'picture', create: 'joined',
+	};
+	// groupPicId asks the server for the id (tag) of group g's picture:
+	// '' when it has none (404). When it cannot tell, the thumbnail's tag
+	// WhatsApp Web holds.
+	const groupPicId = async (g) => {
+		const chats = chatColl();
+		const chat = chats && isFn(chats.get) ? chats.get(g) : null;
+		const held = () => {
+			const Pics = picColl();
+			const p = Pics && Pics.get(g);
+			return (p && p.tag) || '';
+		};
+		const B = mod('WAWebContactProfilePicThumbBridge');
+		if (!chat || !B || !isFn(B.requestProfilePicFromServer)) {
+			return held();
+		}
+		let timer;
+		try {
+			const pic = await Promise.race([
+				B.requestProfilePicFromServer(chat),
+				new Promise((_, reject) => {
+					timer = setTimeout(() => reject(new Error('timeout')), 10000);
+				}),
+			]);
+			return (pic && pic.tag) ? String(pic.tag) : held();
+		} catch (e) {
+			if (serverStatus(e) === 404) {
+				return '';
+			}
+			return held();
+		} finally {
+			clearTimeout(timer);
+		}
 	};
 	// emitGroup reports a gp2 message (whatsapp-web.js's group_join,
 	// group_leave, group_admin_changed and group_update).
@@ -1770,23 +1871,31 @@
 			if (d.type === 'joined' && meta) {
 				d.info = groupOut(meta, null, true);
 			}
+			// The message carries the new name and topic; the metadata
+			// may not have caught up with it yet.
 			if (type === 'name') {
-				d.name = (meta && meta.subject) || msg.body || '';
+				d.name = typeof msg.body === 'string' && msg.body ? msg.body : ((meta && meta.subject) || '');
 			} else if (type === 'topic') {
-				d.topic = (meta && meta.desc) || msg.body || '';
+				d.topic = typeof msg.body === 'string' ? msg.body : ((meta && meta.desc) || '');
 			} else if (type === 'announce' && meta) {
 				d.value = !!meta.announce;
 			} else if (type === 'locked' && meta) {
 				d.value = !!meta.restrict;
-			} else if (type === 'picture') {
-				const Pics = picColl();
-				const p = Pics && Pics.get(g);
-				d.picId = (p && p.tag) || '';
 			}
 			if (d.type === 'joined' || d.type === 'left' || type === 'name' || type === 'topic' || type === 'announce' || type === 'locked' || type === 'picture') {
 				if (d.type !== 'joined' || type === 'joined') {
 					delete d.participants;
 				}
+			}
+			if (type === 'picture') {
+				// The thumbnail WhatsApp Web holds may be the old one, and
+				// an empty id says "removed": the picture's id is asked of
+				// the server (no picture, 404: removed), in event order.
+				emitWhen(groupPicId(g).then((id) => {
+					d.picId = id;
+					return { k: 'group', d: d };
+				}));
+				return;
 			}
 			emit({ k: 'group', d: d });
 		} catch (e) {
@@ -1928,10 +2037,26 @@
 		}
 		const Contacts = contactColl();
 		if (Contacts && isFn(Contacts.on)) {
+			// A push name changed when it replaces another: WhatsApp Web
+			// also fills in push names it learns (a first message, a
+			// query), which are no changes.
+			const pushes = new Map();
+			const notePush = (c) => {
+				if (c && c.id) {
+					pushes.set(jid(c.id), String(c.pushname || ''));
+				}
+			};
+			for (const c of isFn(Contacts.getModelsArray) ? Contacts.getModelsArray() : []) {
+				notePush(c);
+			}
+			Contacts.on('add', notePush);
 			Contacts.on('change:pushname', (c) => {
 				const w = toWid(c && c.id);
-				if (isUserWid(w) && !isMe(w) && c.pushname) {
-					emit({ k: 'contact', d: { jid: ident(w).jid, push: String(c.pushname) } });
+				const before = w ? (pushes.get(jid(w)) || (isFn(c.previous) ? String(c.previous('pushname') || '') : '')) : '';
+				notePush(c);
+				const push = String((c && c.pushname) || '');
+				if (isUserWid(w) && !isMe(w) && before && push && push !== before) {
+					emit({ k: 'contact', d: { jid: ident(w).jid, push: push } });
 				}
 			});
 		}

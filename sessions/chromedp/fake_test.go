@@ -45,6 +45,8 @@ type fakeWA struct {
 	// invite codes (see social_test.go); the page asks it where WhatsApp
 	// Web would query the server.
 	directory fakeDirectory
+	// refuseText makes the server refuse text messages with this body.
+	refuseText string
 }
 
 // sentMsg is what a page sent: a message (Kind "msg"), a reaction, an
@@ -147,6 +149,13 @@ func newFakeWA(t testing.TB) *fakeWA {
 		}
 		if m.Kind == "" {
 			m.Kind = "msg"
+		}
+		f.mu.Lock()
+		refuse := m.Kind == "msg" && f.refuseText != "" && m.Body == f.refuseText
+		f.mu.Unlock()
+		if refuse {
+			http.Error(w, "refused", http.StatusServiceUnavailable)
+			return
 		}
 		f.mu.Lock()
 		f.sent = append(f.sent, m)

@@ -126,16 +126,23 @@ func (r *browserRun) social(ctx context.Context, op sessions.Op) (any, error) {
 	case sessions.SubscribePresence:
 		return r.okCall(ctx, "subscribe to the presence", "presenceSubscribe", toWebJID(op.JID))
 	case sessions.RejectCall:
-		var from string
+		var got struct {
+			From      string `json:"from"`
+			TextError string `json:"textError"`
+		}
 		d := opTimeout
 		if op.Text != "" {
 			d += sendTimeout
 		}
-		if err := r.callInto(ctx, d, "reject the call", &from, "callReject", op.ID, toWebJID(op.From), op.Text); err != nil {
+		if err := r.callInto(ctx, d, "reject the call", &got, "callReject", op.ID, toWebJID(op.From), op.Text); err != nil {
 			return nil, err
 		}
+		// The call is rejected even when the text to the caller failed.
 		r.s.env.Publish(ctl.Event{Kind: ctl.KindCall, Time: time.Now().UTC(),
-			Call: &ctl.Call{ID: op.ID, From: fromWebJID(from), State: ctl.CallRejected}})
+			Call: &ctl.Call{ID: op.ID, From: fromWebJID(got.From), State: ctl.CallRejected}})
+		if got.TextError != "" {
+			return nil, ctl.Errorf(ctl.CodeUpstream, "WhatsApp Web rejected the call, but the text to the caller failed: %s", got.TextError)
+		}
 		return ctl.OK{OK: true}, nil
 	}
 	return nil, sessions.ErrUnsupported

@@ -30,6 +30,9 @@ type fakeUser struct {
 	About   string `json:"about,omitempty"`
 	Pic     string `json:"pic,omitempty"`     // the picture's tag
 	Privacy bool   `json:"privacy,omitempty"` // only an invite may add them to groups
+	// AddError makes the server fail a query adding them to a group
+	// with this status.
+	AddError int `json:"addError,omitempty"`
 }
 
 type fakeInvite struct {
@@ -50,6 +53,7 @@ const (
 	bert, bertWeb          = "4917722222222@s.whatsapp.net", "4917722222222@c.us" // privacy: invite only
 	carl, carlLID          = "4917733333333@s.whatsapp.net", "203@lid"            // a business
 	dora, doraLID          = "4917744444444@s.whatsapp.net", "204@lid"            // WhatsApp Web never learns her number
+	eve                    = "4917755555555@s.whatsapp.net"                       // adding her fails on the server
 	nobody                 = "4917799999999@s.whatsapp.net"                       // not on WhatsApp
 )
 
@@ -71,6 +75,7 @@ func TestSocialThroughWhatsAppWeb(t *testing.T) {
 			"4917722222222": {LID: "202@lid", Privacy: true, Push: "Bert"},
 			"4917733333333": {LID: carlLID, Biz: true, BizName: "Carl GmbH"},
 			"4917744444444": {LID: doraLID},
+			"4917755555555": {LID: "205@lid", AddError: 500},
 		},
 		Invites: map[string]fakeInvite{
 			"InviteCode1234": {Group: "120363000000000777@g.us", Subject: "Joined by link", Participants: []string{annaWeb}},
@@ -143,9 +148,16 @@ func TestSocialThroughWhatsAppWeb(t *testing.T) {
 		}
 		// A LID WhatsApp Web has a number for (the check taught it) is
 		// reported by number.
-		info = must(t, sessions.ContactInfo{JID: carlLID}).(ctl.ContactInfo)
-		if info.JID != carl || info.LID != carlLID || info.BusinessName != "Carl GmbH" || info.PictureURL != "" {
+		// Carl has no picture: WhatsApp answers 404, which is no picture.
+		info = must(t, sessions.ContactInfo{JID: carlLID, Picture: true}).(ctl.ContactInfo)
+		if info.JID != carl || info.LID != carlLID || info.BusinessName != "Carl GmbH" || info.PictureURL != "" || info.PictureID != "" {
 			t.Errorf("contact.info of Carl's LID: %+v, want his number, LID and business name and no picture", info)
+		}
+		// A LID is on WhatsApp without asking; one whose number WhatsApp
+		// Web does not know is reported as the LID, without a number.
+		info = must(t, sessions.ContactInfo{JID: doraLID}).(ctl.ContactInfo)
+		if info.JID != doraLID || info.Phone != "" {
+			t.Errorf("contact.info of Dora's LID: %+v, want her LID and no number", info)
 		}
 		if _, err := do(sessions.ContactInfo{JID: nobody}); codeOf(err) != ctl.CodeInvalidParams {
 			t.Errorf("contact.info of a number not on WhatsApp: %v, want invalid params", err)
@@ -228,10 +240,11 @@ func TestSocialThroughWhatsAppWeb(t *testing.T) {
 	}
 
 	t.Run("participants", func(t *testing.T) {
-		res := must(t, sessions.UpdateParticipants{Group: group, Action: ctl.ActionAdd, Participants: []string{bert, carl, anna}}).(ctl.ParticipantsResult)
+		res := must(t, sessions.UpdateParticipants{Group: group, Action: ctl.ActionAdd, Participants: []string{bert, eve, carl, anna}}).(ctl.ParticipantsResult)
 		p := res.Participants
-		if len(p) != 3 || p[0].JID != bert || p[0].Code != 403 || p[0].InviteCode == "" || p[1] != (ctl.ParticipantResult{JID: carl, OK: true}) || p[2].JID != anna || p[2].Code != 409 {
-			t.Errorf("add: %+v, want Bert 403 with a code, Carl added, Anna 409", p)
+		if len(p) != 4 || p[0].JID != bert || p[0].Code != 403 || p[0].InviteCode == "" || p[1].JID != eve || p[1].OK || p[1].Code != 500 || p[1].Error == "" ||
+			p[2] != (ctl.ParticipantResult{JID: carl, OK: true}) || p[3].JID != anna || p[3].Code != 409 {
+			t.Errorf("add: %+v, want Bert 403 with a code, Eve's query failed (500), Carl added, Anna 409", p)
 		}
 		if n := f.countSent(dev, "group_add"); n != 3 {
 			t.Errorf("the fake got %d add queries, want one per participant", n)
@@ -255,8 +268,8 @@ func TestSocialThroughWhatsAppWeb(t *testing.T) {
 		if info := must(t, sessions.GroupInfo{Group: group}).(ctl.Group); info.Size != 2 {
 			t.Errorf("after remove: %+v", info)
 		}
-		if _, err := do(sessions.UpdateParticipants{Group: "120363999999999999@g.us", Action: ctl.ActionAdd, Participants: []string{carl}}); codeOf(err) != ctl.CodeInvalidParams {
-			t.Errorf("add to an unknown group: %v, want invalid params", err)
+		if _, err := do(sessions.UpdateParticipants{Group: "120363999999999999@g.us", Action: ctl.ActionAdd, Participants: []string{carl}}); codeOf(err) != ctl.CodeUpstream {
+			t.Errorf("add to an unknown group: %v, want upstream", err)
 		}
 	})
 
@@ -308,6 +321,23 @@ func TestSocialThroughWhatsAppWeb(t *testing.T) {
 		if ev.Name != "Renamed" || ev.Author != anna {
 			t.Errorf("name event %+v", ev)
 		}
+		f.deliverItem(dev, map[string]any{"kind": "gp2", "group": group, "subtype": "description", "author": annaWeb, "body": "New topic"})
+		ev = waitEvent(t, sub, "topic", func(ev ctl.Event) bool { return ev.Kind == ctl.KindGroup && ev.Group.Type == ctl.GroupTopic }).Group
+		if ev.Topic != "New topic" {
+			t.Errorf("topic event %+v", ev)
+		}
+		// The picture's id is the new one, not the thumbnail WhatsApp Web
+		// still holds, and empty only when it was removed.
+		f.deliverItem(dev, map[string]any{"kind": "gp2", "group": group, "subtype": "picture", "author": annaWeb, "tag": "GP1"})
+		ev = waitEvent(t, sub, "picture", func(ev ctl.Event) bool { return ev.Kind == ctl.KindGroup && ev.Group.Type == ctl.GroupPicture }).Group
+		if ev.PictureID != "GP1" || ev.Author != anna {
+			t.Errorf("picture event %+v, want GP1", ev)
+		}
+		f.deliverItem(dev, map[string]any{"kind": "gp2", "group": group, "subtype": "picture", "author": annaWeb, "tag": ""})
+		ev = waitEvent(t, sub, "picture removed", func(ev ctl.Event) bool { return ev.Kind == ctl.KindGroup && ev.Group.Type == ctl.GroupPicture }).Group
+		if ev.PictureID != "" {
+			t.Errorf("picture removed event %+v, want no id", ev)
+		}
 		f.deliverItem(dev, map[string]any{"kind": "gp2", "group": group, "subtype": "announce", "author": annaWeb, "value": false})
 		ev = waitEvent(t, sub, "announce", func(ev ctl.Event) bool { return ev.Kind == ctl.KindGroup && ev.Group.Type == ctl.GroupAnnounce }).Group
 		if ev.Value == nil || *ev.Value {
@@ -336,6 +366,14 @@ func TestSocialThroughWhatsAppWeb(t *testing.T) {
 		if got := f.lastSent(t, dev, "group_join"); got.Body != "InviteCode1234" {
 			t.Errorf("fake recorded %+v", got)
 		}
+		// This account is no admin there: WhatsApp refuses, and wad says so
+		// as WhatsApp's refusal.
+		if _, err := do(sessions.UpdateParticipants{Group: res.Group, Action: ctl.ActionRemove, Participants: []string{anna}}); codeOf(err) != ctl.CodeUpstream {
+			t.Errorf("remove without being an admin: %v, want upstream", err)
+		}
+		if _, err := do(sessions.InviteLink{Group: res.Group}); codeOf(err) != ctl.CodeUpstream {
+			t.Errorf("invite link without being an admin: %v, want upstream", err)
+		}
 		if _, err := do(sessions.JoinGroup{Code: "NoSuchCode999"}); codeOf(err) != ctl.CodeInvalidParams {
 			t.Errorf("join with an unknown code: %v, want invalid params", err)
 		}
@@ -349,16 +387,16 @@ func TestSocialThroughWhatsAppWeb(t *testing.T) {
 		if len(ev.Participants) != 0 {
 			t.Errorf("left event %+v", ev)
 		}
-		if _, err := do(sessions.GroupInfo{Group: group}); codeOf(err) != ctl.CodeInvalidParams {
-			t.Errorf("group.info after leaving: %v, want invalid params", err)
+		if _, err := do(sessions.GroupInfo{Group: group}); codeOf(err) != ctl.CodeUpstream {
+			t.Errorf("group.info after leaving: %v, want upstream", err)
 		}
 		list := must(t, sessions.ListGroups{}).(ctl.GroupsResult)
 		if slices.ContainsFunc(list.Groups, func(g ctl.Group) bool { return g.ID == group }) ||
 			!slices.ContainsFunc(list.Groups, func(g ctl.Group) bool { return g.ID == "120363000000000777@g.us" }) {
 			t.Errorf("group.list %+v: want the joined group and not the one left", list.Groups)
 		}
-		if _, err := do(sessions.LeaveGroup{Group: group}); codeOf(err) != ctl.CodeInvalidParams {
-			t.Errorf("leaving again: %v, want invalid params", err)
+		if _, err := do(sessions.LeaveGroup{Group: group}); codeOf(err) != ctl.CodeUpstream {
+			t.Errorf("leaving again: %v, want upstream", err)
 		}
 	})
 
@@ -478,6 +516,20 @@ func TestSocialThroughWhatsAppWeb(t *testing.T) {
 		if got := f.lastSent(t, dev, "call_reject"); got.ID != "CALL3" || got.To != annaWeb || got.Type != "stanza" {
 			t.Errorf("fake recorded %+v, want CALL3 rejected with the stanza", got)
 		}
+
+		// The text after a rejection fails: the call is still rejected,
+		// and the error says so.
+		f.mu.Lock()
+		f.refuseText = "Refused text"
+		f.mu.Unlock()
+		_, err := do(sessions.RejectCall{ID: "CALL4", From: anna, Text: "Refused text"})
+		if codeOf(err) != ctl.CodeUpstream || !strings.Contains(err.Error(), "rejected") {
+			t.Errorf("reject with a failing text: %v, want upstream saying the call was rejected", err)
+		}
+		if got := f.lastSent(t, dev, "call_reject"); got.ID != "CALL4" {
+			t.Errorf("fake recorded %+v, want CALL4 rejected", got)
+		}
+		waitEvent(t, sub, "rejected despite the text", isCall("CALL4", ctl.CallRejected))
 		sync(t)
 		for _, ev := range drain(sub) {
 			if ev.Kind == ctl.KindCall && ev.Call.State == ctl.CallTerminated && ev.Call.ID != "CALL2" {
@@ -487,6 +539,8 @@ func TestSocialThroughWhatsAppWeb(t *testing.T) {
 	})
 
 	t.Run("contact changes", func(t *testing.T) {
+		// Carl had no push name: WhatsApp Web learning one is no change.
+		f.deliverItem(dev, map[string]any{"kind": "pushname", "from": "4917733333333@c.us", "pushname": "Carl"})
 		f.deliverItem(dev, map[string]any{"kind": "pushname", "from": annaWeb, "pushname": "Anna A."})
 		c := waitEvent(t, sub, "push name", func(ev ctl.Event) bool { return ev.Kind == ctl.KindContact && ev.Contact.PushName != "" }).Contact
 		if *c != (ctl.ContactChange{JID: anna, PushName: "Anna A."}) {

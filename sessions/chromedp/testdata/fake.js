@@ -102,8 +102,9 @@
 //     archive, pin, mute.expiration, muteExpiration, groupMetadata,
 //     getTcToken, iAmAdmin); WAWebContactStatusBridge (getStatus({token,
 //     wid}) -> {status}, setMyStatus(text) -> {status: 200});
-//     WAWebContactProfilePicThumbBridge (requestProfilePicFromServer({id,
-//     tcToken}) -> {eurl, tag} or {id, tag: ""}; sendSetPicture(wid,
+//     WAWebContactProfilePicThumbBridge (requestProfilePicFromServer(chat
+//     or contact model) -> {eurl, tag}, ServerStatusCodeError 404 when
+//     there is no picture; sendSetPicture(wid,
 //     thumbDataURL, fullDataURL) -> {status, tag, eurl};
 //     requestDeletePicture(wid)); WAWebCollections.ProfilePicThumb (find;
 //     models canSet, canDelete, tag; change:tag); Conn.canSetMyPushname,
@@ -139,8 +140,10 @@
 //     change:activeCall, setActiveCall, processIncomingCall; models id,
 //     peerJid, isVideo, isGroup, outgoing); WAWebVoipStackInterface
 //     .getVoipStackInterface() -> {rejectCall()} for the active call;
-//     WAWap.wap / generateId and WADeprecatedSendIq.deprecatedCastStanza
-//     for the reject stanza whatsapp-web.js casts.
+//     WAWap.wap / generateId / USER_JID and WADeprecatedSendIq
+//     .deprecatedCastStanza for the reject stanza whatsapp-web.js casts
+//     (its jids USER_JID objects of @s.whatsapp.net or @lid jids).
+//     queryWidExists refuses LIDs (wad must not ask about them).
 // It does not encrypt: uploads and downloads carry plain bytes, and the
 // media key only has to match.
 //
@@ -673,6 +676,7 @@
 		return ProfilePicThumb.get(wid) || ProfilePicThumb.add(new PicModel({ id: wid, tag: '' }))[0];
 	};
 	let myPicture = '';
+	const groupPics = new Map(); // the server's group pictures: group -> tag
 
 	class PresenceModel extends Model {}
 	const Presence = new Collection();
@@ -725,6 +729,11 @@
 		}
 	};
 
+	// WapJid is what WAWap's jid constructors (USER_JID) make.
+	class WapJid {
+		constructor(j) { this.jid = j; }
+		toString() { return this.jid; }
+	}
 	const W2J = {
 		widToUserJid: (w) => { shape(w instanceof Wid && !w.isGroup(), 'widToUserJid(user wid)'); return w.server === 'lid' ? w._serialized : w.user + '@s.whatsapp.net'; },
 		widToGroupJid: (w) => { shape(w instanceof Wid && w.isGroup(), 'widToGroupJid(group wid)'); return w._serialized; },
@@ -734,6 +743,11 @@
 		WAWebQueryExistsJob: {
 			queryWidExists: async (wid) => {
 				shape(wid instanceof Wid && !wid.isGroup(), 'queryWidExists(user wid)');
+				if (wid.isLid()) {
+					// A LID is on WhatsApp by definition: wad has no reason
+					// to ask, and the answer would not give it the number.
+					throw new Error('fake WhatsApp Web: wad must not ask whether a LID (' + wid._serialized + ') is on WhatsApp');
+				}
 				const dir = await directory();
 				const [digits, u] = userOf(dir, wid);
 				if (!u) {
@@ -782,17 +796,21 @@
 			},
 		},
 		WAWebContactProfilePicThumbBridge: {
+			// As the real one: it takes a chat (or contact) model, and a
+			// person without a picture, or hiding it, is a server error.
 			requestProfilePicFromServer: async (o) => {
-				shape(o && o.id instanceof Wid, 'requestProfilePicFromServer({id, tcToken})');
+				shape((o instanceof ChatModel || o instanceof ContactModel) && o.id instanceof Wid, 'requestProfilePicFromServer(chat or contact model)');
 				let tag = '';
 				if (o.id._serialized === me()._serialized) {
 					tag = myPicture;
+				} else if (o.id.isGroup()) {
+					tag = groupPics.get(o.id._serialized) || '';
 				} else {
 					const [, u] = userOf(await directory(), o.id);
 					tag = (u && u.pic) || '';
 				}
 				if (!tag) {
-					return { id: o.id, tag: '', stale: false };
+					throw serverError(404, 'item-not-found');
 				}
 				return { id: o.id, tag: tag, eurl: 'https://pps.fake.test/v/' + o.id.user + '/' + tag + '.jpg?oe=1', stale: false, eurlStale: false };
 			},
@@ -805,6 +823,8 @@
 				await sent({ kind: 'picture', to: wid._serialized, type: 'set', size: bytes.length, width: img.width, height: img.height, id: tag });
 				if (wid._serialized === me()._serialized) {
 					myPicture = tag;
+				} else if (wid.isGroup()) {
+					groupPics.set(wid._serialized, tag);
 				}
 				(await ProfilePicThumb.find(wid)).set('tag', tag);
 				return { status: 200, tag: tag, eurl: 'https://pps.fake.test/v/' + wid.user + '/' + tag + '.jpg' };
@@ -875,6 +895,10 @@
 				for (const a of o.participantArgs) {
 					const w = widOfJid(a.participantJid);
 					const [, u] = userOf(dir, w);
+					if (u && u.addError) {
+						// The server fails the whole query.
+						throw serverError(u.addError, 'internal-server-error');
+					}
 					let value;
 					let name = 'ParticipantAdded';
 					if (!u) {
@@ -1029,14 +1053,20 @@
 		WAWap: {
 			wap: (tag, attrs, content) => { shape(typeof tag === 'string' && attrs && typeof attrs === 'object', 'wap(tag, attrs, content)'); return { tag: tag, attrs: attrs, content: content }; },
 			generateId: () => 'wap.' + Math.random().toString(36).slice(2, 10),
+			// As the real WAWap: a jid attribute is an object made from a
+			// user jid (user@s.whatsapp.net or user@lid), never a string.
+			USER_JID: (j) => { shape(typeof j === 'string' && /^[0-9]+@(s\.whatsapp\.net|lid)$/.test(j), 'USER_JID(user@s.whatsapp.net | user@lid)'); return new WapJid(j); },
 		},
 		WADeprecatedSendIq: {
 			deprecatedCastStanza: async (st) => {
-				shape(st && st.tag === 'call' && typeof st.attrs.to === 'string' && typeof st.attrs.from === 'string' && Array.isArray(st.content) &&
+				shape(st && st.tag === 'call' && st.attrs.to instanceof WapJid && st.attrs.from instanceof WapJid && Array.isArray(st.content) &&
 					st.content[0] && st.content[0].tag === 'reject' && typeof st.content[0].attrs['call-id'] === 'string' &&
-					typeof st.content[0].attrs['call-creator'] === 'string' && st.content[0].attrs.count === '0',
-				'deprecatedCastStanza(<call to from><reject call-id call-creator count="0"/></call>)');
-				await sent({ kind: 'call_reject', id: st.content[0].attrs['call-id'], to: st.attrs.to, type: 'stanza' });
+					st.content[0].attrs['call-creator'] instanceof WapJid && st.content[0].attrs.count === '0',
+				'deprecatedCastStanza(<call to=USER_JID from=USER_JID><reject call-id call-creator=USER_JID count="0"/></call>)');
+				if (st.attrs.from.jid !== W2J.widToUserJid(me())) {
+					throw new Error('deprecatedCastStanza: the call stanza is not from this account but ' + st.attrs.from.jid);
+				}
+				await sent({ kind: 'call_reject', id: st.content[0].attrs['call-id'], to: widOfJid(st.attrs.to.jid)._serialized, type: 'stanza' });
 				setTimeout(() => endCall(st.content[0].attrs['call-id']), 50);
 			},
 		},
@@ -1097,6 +1127,16 @@
 				makeGroup(gid, m.info.subject, new Wid(m.info.owner), m.info.participants.map((p) => ({ id: new Wid(p.id), isAdmin: !!p.admin, isSuperAdmin: !!p.superAdmin })));
 			}
 			const meta = metaOf(gid);
+			// A new name, topic or picture arrives as the message first;
+			// WhatsApp Web updates the metadata and fetches the thumbnail
+			// after it (the server has the new picture already).
+			const late = ['subject', 'description', 'picture'].includes(m.subtype);
+			if (m.subtype === 'picture') {
+				groupPics.set(gid._serialized, m.tag || '');
+			}
+			if (late) {
+				await gp2(gid, m.subtype, author, recips, m.body);
+			}
 			switch (m.subtype) {
 			case 'add': case 'invite':
 				for (const r of recips) {
@@ -1132,10 +1172,13 @@
 				meta.set('restrict', !!m.value);
 				break;
 			case 'picture':
+				await new Promise((r) => setTimeout(r, 20));
 				(await ProfilePicThumb.find(gid)).set('tag', m.tag || '');
 				break;
 			}
-			await gp2(gid, m.subtype, author, recips, m.body);
+			if (!late) {
+				await gp2(gid, m.subtype, author, recips, m.body);
+			}
 			return;
 		}
 		case 'presence': {
