@@ -19,6 +19,9 @@ import (
 // linked to it (wad's sessions).
 type Account struct {
 	s *Server
+	// appState is the account's app state (appstate.go), guarded by
+	// appStates.mu.
+	appState *appState
 	// Phone is the account's number, the user part of its JID.
 	Phone string
 	// LID is the user part of its hidden-user JID (@lid).

@@ -26,13 +26,18 @@ type call struct {
 	caller *Account
 	callee *Account
 	video  bool
+	// lid: the callee's devices hear of it from the caller's LID (with
+	// caller_pn on the child), as WhatsApp does for LID chats.
+	lid bool
 }
 
 // CallReject is a refusal of a call the caller's phone was told of.
 type CallReject struct {
-	// ID is the call's id, By the device that refused it.
-	ID string
-	By types.JID
+	// ID is the call's id, By the device that refused it, Creator the
+	// call-creator the refusal named.
+	ID      string
+	By      types.JID
+	Creator types.JID
 	// Time is when the server got it.
 	Time time.Time
 }
@@ -43,6 +48,18 @@ type CallReject struct {
 // a phone offers, held and acked as other stanzas. It returns the call
 // id.
 func (a *Account) Call(to types.JID, video bool) (string, error) {
+	return a.call(to, video, false)
+}
+
+// CallAsLID is Call with the caller named by its LID, as WhatsApp does
+// in LID chats: <call from=caller LID> with <offer call-creator=LID
+// device caller_pn=phone-number device>. The callee's refusal must name
+// the LID.
+func (a *Account) CallAsLID(to types.JID, video bool) (string, error) {
+	return a.call(to, video, true)
+}
+
+func (a *Account) call(to types.JID, video, lid bool) (string, error) {
 	s := a.s
 	s.mu.Lock()
 	r := s.accountLocked(to.ToNonAD())
@@ -50,7 +67,7 @@ func (a *Account) Call(to types.JID, video bool) (string, error) {
 		s.mu.Unlock()
 		return "", fmt.Errorf("wafake: %s is not another user on WhatsApp", to)
 	}
-	c := &call{id: newCallID(), caller: a, callee: r, video: video}
+	c := &call{id: newCallID(), caller: a, callee: r, video: video, lid: lid}
 	a.calls[c.id] = c
 	comps := r.companionsLocked()
 	push := a.PushName
@@ -96,8 +113,11 @@ func (a *Account) companionsLocked() []*Companion {
 // child of tag.
 func (a *Account) sendCall(c *call, comps []*Companion, tag string, extra waBinary.Attrs, content []waBinary.Node) {
 	s := a.s
-	from := c.caller.JID()
-	child := waBinary.Node{Tag: tag, Attrs: waBinary.Attrs{"call-id": c.id, "call-creator": c.caller.deviceJID(0, false)}}
+	from := c.caller.userJID(c.lid)
+	child := waBinary.Node{Tag: tag, Attrs: waBinary.Attrs{"call-id": c.id, "call-creator": c.caller.deviceJID(0, c.lid)}}
+	if c.lid {
+		child.Attrs["caller_pn"] = c.caller.deviceJID(0, false)
+	}
 	for k, v := range extra {
 		if k != "platform" && k != "version" && k != "notify" {
 			child.Attrs[k] = v
@@ -224,7 +244,8 @@ func (c *conn) handleCall(n *waBinary.Node) {
 		s.logf("call reject of unknown call %s", callID)
 		return
 	}
-	caller.recordReject(CallReject{ID: callID, By: self.JID, Time: time.Now()})
+	creator, _ := child.Attrs["call-creator"].(types.JID)
+	caller.recordReject(CallReject{ID: callID, By: self.JID, Creator: creator, Time: time.Now()})
 	s.mu.Lock()
 	var others []*Companion
 	for _, comp := range callee.companionsLocked() {

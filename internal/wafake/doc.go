@@ -114,6 +114,23 @@
 // account's next message. Failure 403 (FailLogin) is the main device
 // gone.
 //
+// App state (appstate.go): Account.ShareAppStateKeys is the phone
+// sharing its app state sync key with a linked device, as the real
+// phone does after linking (the fake's only when asked): a peer
+// ProtocolMessage APP_STATE_SYNC_KEY_SHARE, Signal-encrypted for the
+// device and held until it is active; it returns once the device has
+// synced every collection with it. The w:sync:app:state set <sync><collection name
+// version return_snapshot> is answered as the server does: without a
+// <patch>, the patches stored for the account and collection since
+// version (all for a snapshot request: the fake keeps no snapshots) in
+// <patches>, with the current version; with one, the patch stored as
+// the next version and <collection name version/>, or, from a device
+// behind, type="error" with <error code="409"/> and the patches it
+// lacks. The server does not read patches; the phone, which holds the
+// key, reads a setting_pushName and makes it the account's push name
+// (Account.CurrentPushName), which others see as the notify of its
+// next message.
+//
 // Groups (group.go) are kept as the server keeps them: an id
 // ("120363" and 12 digits, the JID's user part), creator, creation
 // time, subject with who set it when, description with its id, the
@@ -162,8 +179,8 @@
 // media retry receipts (a device asking for expired media to be
 // uploaded again: recorded at its own phone as a receipt of type
 // server-error, passed to no device, not answered), chat states to
-// groups, app state (a device's own push name change), and the signed
-// key-index-list in device lists, which whatsmeow does not read.
+// groups, and the signed key-index-list in device lists, which whatsmeow
+// does not read.
 //
 // Nothing in it reaches the network: Server.Dial and Server.HTTPClient
 // (and HTTPClientFor, for a fake in another process) connect only to the

@@ -83,6 +83,10 @@ type group struct {
 	invite    string
 	pictureID string
 	members   []*member
+	// approval: joining by invite link needs an admin's approval; the
+	// ones asking are in requests, not members.
+	approval bool
+	requests []*Account
 }
 
 type member struct {
@@ -636,6 +640,14 @@ func (c *conn) groupInvite(n *waBinary.Node) {
 		c.result(n, res)
 		return
 	}
+	if g.approval && g.member(c.acct) == nil {
+		if !slices.Contains(g.requests, c.acct) {
+			g.requests = append(g.requests, c.acct)
+		}
+		s.mu.Unlock()
+		c.result(n, waBinary.Node{Tag: "membership_approval_request", Attrs: waBinary.Attrs{"jid": g.jid()}})
+		return
+	}
 	ds := s.joinLocked(g, c.acct)
 	s.mu.Unlock()
 	c.result(n, waBinary.Node{Tag: "group", Attrs: waBinary.Attrs{"jid": g.jid()}})
@@ -842,6 +854,36 @@ func (s *Server) LIDGroups(lid bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.groups.lid = lid
+}
+
+// GroupApproval sets whether joining group by its invite link needs an
+// admin's approval: a join is then answered <membership_approval_request
+// jid=group/> and the one asking becomes no member (JoinRequests).
+func (s *Server) GroupApproval(group types.JID, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groupLocked(group)
+	if g == nil {
+		return fmt.Errorf("wafake: no group %s", group)
+	}
+	g.approval = on
+	return nil
+}
+
+// JoinRequests returns the accounts (their phone-number JIDs) asking to
+// join group by its link, in order.
+func (s *Server) JoinRequests(group types.JID) []types.JID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groupLocked(group)
+	if g == nil {
+		return nil
+	}
+	var out []types.JID
+	for _, a := range g.requests {
+		out = append(out, a.JID())
+	}
+	return out
 }
 
 // RefuseGroupAdds sets the account's privacy for being added to groups:

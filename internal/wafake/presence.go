@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
@@ -65,6 +66,7 @@ func (c *conn) handlePresence(n *waBinary.Node) {
 		var pres waBinary.Node
 		if a != nil {
 			a.subscribers[c.dev] = c
+			subscribedAs.Store(subscription{a, c}, to.ToNonAD())
 			pres = a.presenceLocked(to.Server == types.HiddenUserServer)
 		}
 		c.s.mu.Unlock()
@@ -128,6 +130,39 @@ func (a *Account) Subscribed(jid types.JID) bool {
 		}
 	}
 	return false
+}
+
+// subscription is a connection's subscription to an account's presence.
+type subscription struct {
+	a *Account
+	c *conn
+}
+
+// subscribedAs is the JID each subscription named the account by (its
+// phone number or LID). Kept here, not in Account, and never dropped:
+// the fake lives for a test.
+var subscribedAs sync.Map // subscription -> types.JID
+
+// SubscribedAs returns the JID (phone number or LID) device jid's live
+// connection named the account by when it subscribed to its presence;
+// ok is false when it did not.
+func (a *Account) SubscribedAs(jid types.JID) (to types.JID, ok bool) {
+	a.s.mu.Lock()
+	var live *conn
+	for comp, c := range a.subscribers {
+		if comp.JID == jid && comp.conn == c {
+			live = c
+		}
+	}
+	a.s.mu.Unlock()
+	if live == nil {
+		return types.EmptyJID, false
+	}
+	v, ok := subscribedAs.Load(subscription{a, live})
+	if !ok {
+		return types.EmptyJID, false
+	}
+	return v.(types.JID), true
 }
 
 // Available reports whether device jid's live connection has announced

@@ -5,7 +5,8 @@ package wafake
 // them (usync.go answers the status, picture and business protocols).
 // whatsmeow: user.go (SetStatusMessage, GetProfilePictureInfo,
 // parseVerifiedName), group.go (SetGroupPhoto, which sets one's own
-// picture with the own JID as target) and notification.go
+// picture with no target, as WhatsApp Web does, or the own JID as
+// target) and notification.go
 // (handlePictureNotification).
 
 import (

@@ -246,7 +246,7 @@ func (s *session) contactInfo(ctx context.Context, r *run, op sessions.ContactIn
 	}
 	ui, ok := infos[ask]
 	if !ok {
-		return ctl.ContactInfo{}, ctl.Errorf(ctl.CodeInvalidParams, "%s is not on WhatsApp", ask)
+		return ctl.ContactInfo{}, ctl.Errorf(ctl.CodeUpstream, "%s is not on WhatsApp", ask)
 	}
 	if !ui.LID.IsEmpty() {
 		lid = ui.LID.ToNonAD()
@@ -305,7 +305,7 @@ func (s *session) listChats(ctx context.Context, r *run) (ctl.ChatsResult, error
 	}
 	groups, err := r.cli.GetJoinedGroups(ctx)
 	if err != nil {
-		s.log.Warn("chat.list: listing the groups failed", "err", err)
+		return ctl.ChatsResult{}, upstream("listing the groups", err)
 	}
 	for _, g := range groups {
 		c := add(g.JID)
@@ -321,8 +321,8 @@ func (s *session) listChats(ctx context.Context, r *run) (ctl.ChatsResult, error
 				jid = pn
 			}
 		}
-		set, err := r.cli.Store.ChatSettings.GetChatSettings(ctx, jid)
-		if c := chats[jid.ToNonAD()]; c == nil && (err != nil || !set.Found) {
+		_, found := chatSettings(ctx, r.cli, jid)
+		if c := chats[jid.ToNonAD()]; c == nil && !found {
 			continue
 		}
 		c := add(jid)
@@ -332,7 +332,7 @@ func (s *session) listChats(ctx context.Context, r *run) (ctl.ChatsResult, error
 	}
 	res := ctl.ChatsResult{Chats: make([]ctl.Chat, 0, len(chats))}
 	for jid, c := range chats {
-		if set, err := r.cli.Store.ChatSettings.GetChatSettings(ctx, jid); err == nil && set.Found {
+		if set, found := chatSettings(ctx, r.cli, jid); found {
 			if set.MutedUntil.After(time.Now()) {
 				c.MutedUntil = set.MutedUntil.UTC()
 			}
@@ -348,6 +348,38 @@ func (s *session) listChats(ctx context.Context, r *run) (ctl.ChatsResult, error
 		return a.ID < b.ID
 	})
 	return res, nil
+}
+
+// chatSettings returns the settings synced from the phone for the chat
+// jid, merged from its phone-number and LID forms (the phone keys a
+// person's chat by either); found is whether either has any.
+func chatSettings(ctx context.Context, cli *wa.Client, jid types.JID) (set types.LocalChatSettings, found bool) {
+	jids := []types.JID{jid.ToNonAD()}
+	if jid.Server == types.DefaultUserServer || jid.Server == types.HiddenUserServer {
+		pn, lid := pnLID(ctx, cli, jid)
+		jids = nil
+		for _, j := range []types.JID{pn, lid} {
+			if !j.IsEmpty() {
+				jids = append(jids, j)
+			}
+		}
+	}
+	for _, j := range jids {
+		s, err := cli.Store.ChatSettings.GetChatSettings(ctx, j)
+		if err != nil || !s.Found {
+			continue
+		}
+		if !found {
+			set, found = s, true
+			continue
+		}
+		if s.MutedUntil.After(set.MutedUntil) {
+			set.MutedUntil = s.MutedUntil
+		}
+		set.Archived = set.Archived || s.Archived
+		set.Pinned = set.Pinned || s.Pinned
+	}
+	return set, found
 }
 
 func chatKind(jid types.JID) string {
@@ -448,10 +480,8 @@ func (s *session) setProfile(ctx context.Context, r *run, op sessions.SetProfile
 		if err := r.cli.SendAppState(ctx, appstate.BuildSettingPushName(name)); err != nil {
 			return res, ctl.Errorf(ctl.CodeUpstream, "setting the push name failed (WhatsApp takes it only as app state, which needs the keys the phone shares after linking): %v", err)
 		}
-		r.cli.Store.PushName = name
-		if err := r.cli.Store.Save(ctx); err != nil {
-			s.log.Warn("saving the push name failed", "err", err)
-		}
+		// whatsmeow sets Store.PushName itself when the mutation comes
+		// back (PushNameSetting); writing it here would race with it.
 		// Messages carry the push name the server last saw in a presence.
 		if err := r.cli.SendPresence(ctx, types.PresenceAvailable); err != nil {
 			s.log.Warn("announcing the new push name failed", "err", err)
@@ -463,23 +493,20 @@ func (s *session) setProfile(ctx context.Context, r *run, op sessions.SetProfile
 			return res, upstream("setting the about text", err)
 		}
 	}
-	own := types.EmptyJID
-	if r.cli.Store.ID != nil {
-		own = r.cli.Store.ID.ToNonAD()
-	}
+	// The own picture is set with no target, as WhatsApp Web does.
 	switch {
 	case op.Picture != nil:
 		jpg, err := profileJPEG(op.Picture)
 		if err != nil {
 			return res, err
 		}
-		id, err := r.cli.SetGroupPhoto(ctx, own, jpg)
+		id, err := r.cli.SetGroupPhoto(ctx, types.EmptyJID, jpg)
 		if err != nil {
 			return res, upstream("setting the profile picture", err)
 		}
 		res.PictureID = id
 	case op.RemovePicture:
-		if _, err := r.cli.SetGroupPhoto(ctx, own, nil); err != nil {
+		if _, err := r.cli.SetGroupPhoto(ctx, types.EmptyJID, nil); err != nil {
 			return res, upstream("removing the profile picture", err)
 		}
 	}
@@ -529,15 +556,110 @@ func (s *session) subscribePresence(ctx context.Context, r *run, op sessions.Sub
 	if err != nil {
 		return ctl.OK{}, err
 	}
-	r.availableOnce.Do(func() {
-		if err := r.cli.SendPresence(ctx, types.PresenceAvailable); err != nil {
-			s.log.Warn("could not set the account online before subscribing to a presence", "err", err)
-		}
-	})
-	if err := r.cli.SubscribePresence(ctx, jid.ToNonAD()); err != nil {
+	s.setAvailable(r)
+	to := jid.ToNonAD()
+	if to.Server == types.DefaultUserServer || to.Server == types.HiddenUserServer {
+		to = presenceTarget(ctx, r.cli, to)
+	}
+	if err := r.cli.SubscribePresence(ctx, to); err != nil {
 		return ctl.OK{}, upstream("subscribing to the presence of "+jid.String(), err)
 	}
 	return ctl.OK{OK: true}, nil
+}
+
+// presenceTarget is the form of person jid to subscribe to: whatsmeow
+// looks the privacy token up by the exact JID, and WhatsApp stores it
+// under the one the person wrote from, often the LID. So the form that
+// has a token, else the LID when the store knows one, else jid.
+func presenceTarget(ctx context.Context, cli *wa.Client, jid types.JID) types.JID {
+	pn, lid := pnLID(ctx, cli, jid)
+	for _, j := range []types.JID{lid, pn} {
+		if j.IsEmpty() {
+			continue
+		}
+		if tok, err := cli.Store.PrivacyTokens.GetPrivacyToken(ctx, j); err == nil && tok != nil {
+			return j
+		}
+	}
+	if !lid.IsEmpty() {
+		return lid
+	}
+	return jid
+}
+
+// availableTimeout bounds setting the account online.
+const availableTimeout = 20 * time.Second
+
+// setAvailable sets the account online, once per run: WhatsApp shows
+// typing, and tells presence, only to an account that is online. A
+// failure is tried again at the next call. It runs on the run's context,
+// not the caller's, so a caller giving up is not a failure of its own.
+func (s *session) setAvailable(r *run) {
+	r.availableMu.Lock()
+	defer r.availableMu.Unlock()
+	if r.available {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, availableTimeout)
+	defer cancel()
+	if err := r.cli.SendPresence(ctx, types.PresenceAvailable); err != nil {
+		s.log.Warn("could not set the account online", "err", err)
+		return
+	}
+	r.available = true
+}
+
+// callsRemembered is how many offered calls a session remembers the
+// caller of.
+const callsRemembered = 64
+
+// callParty is who placed a call, as WhatsApp named them.
+type callParty struct {
+	creator, from types.JID
+}
+
+// callBook is the callers of a session's latest offered calls, for
+// call.reject: WhatsApp wants the call's creator as it named it (often
+// a LID), while events name callers by phone number.
+type callBook struct {
+	mu    sync.Mutex
+	by    map[string]callParty
+	order []string
+}
+
+func (s *session) callBook() *callBook {
+	if b := s.calls.Load(); b != nil {
+		return b
+	}
+	s.calls.CompareAndSwap(nil, &callBook{by: map[string]callParty{}})
+	return s.calls.Load()
+}
+
+// rememberCall notes the caller of an offered call.
+func (s *session) rememberCall(m types.BasicCallMeta) {
+	if m.CallID == "" {
+		return
+	}
+	b := s.callBook()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.by[m.CallID]; !ok {
+		b.order = append(b.order, m.CallID)
+	}
+	b.by[m.CallID] = callParty{creator: m.CallCreator.ToNonAD(), from: m.From.ToNonAD()}
+	for len(b.order) > callsRemembered {
+		delete(b.by, b.order[0])
+		b.order = b.order[1:]
+	}
+}
+
+// caller returns who placed call id, if it is remembered.
+func (s *session) caller(id string) (callParty, bool) {
+	b := s.callBook()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p, ok := b.by[id]
+	return p, ok
 }
 
 // rejectCall refuses a call and, with op.Text, then messages the caller.
@@ -549,7 +671,18 @@ func (s *session) rejectCall(ctx context.Context, r *run, op sessions.RejectCall
 	if op.ID == "" {
 		return ctl.OK{}, ctl.Errorf(ctl.CodeInvalidParams, "id is required")
 	}
-	if err := r.cli.RejectCall(ctx, from.ToNonAD(), op.ID); err != nil {
+	// WhatsApp wants the call's creator as it named it in the offer (a
+	// LID, often), not the phone number events give.
+	to := from.ToNonAD()
+	if p, ok := s.caller(op.ID); ok {
+		switch {
+		case !p.creator.IsEmpty():
+			to = p.creator
+		case !p.from.IsEmpty():
+			to = p.from
+		}
+	}
+	if err := r.cli.RejectCall(ctx, to, op.ID); err != nil {
 		return ctl.OK{}, upstream("rejecting the call", err)
 	}
 	s.env.Publish(ctl.Event{Kind: ctl.KindCall, Call: &ctl.Call{ID: op.ID, From: from.ToNonAD().String(), State: ctl.CallRejected}, Time: time.Now().UTC()})
@@ -590,12 +723,14 @@ func (s *session) contactEvent(r *run, evt any) bool {
 			Chat: chat, Sender: phoneJIDOr(s, r, e.Sender, e.SenderAlt), State: state,
 		}, Time: now})
 	case *events.CallOffer:
+		s.rememberCall(e.BasicCallMeta)
 		c := s.callOf(r, e.BasicCallMeta, ctl.CallOffer)
 		if e.Data != nil {
 			_, c.Video = e.Data.GetOptionalChildByTag("video")
 		}
 		s.publishCall(c, now)
 	case *events.CallOfferNotice:
+		s.rememberCall(e.BasicCallMeta)
 		c := s.callOf(r, e.BasicCallMeta, ctl.CallOffer)
 		c.Video = e.Media == "video"
 		s.publishCall(c, now)
@@ -672,8 +807,9 @@ func (s *session) personJID(r *run, j types.JID) string {
 // Phone offline (ctl.ReasonPhoneOffline): whatsmeow has no such event,
 // so, as mautrix-whatsapp does, the phone's last activity is tracked
 // from what only the phone sends this device: messages and receipts
-// from the account's own device 0, answers to media retries, app state
-// and history sync. A connected session whose phone has not been seen
+// from the account's own device 0, answers to media retries and history
+// sync (not app state, which this device and other companions change
+// too). A connected session whose phone has not been seen
 // for Config.PhoneOfflineAfter gets the reason (state connected, with a
 // message saying since when); the phone seen again clears it. The time
 // is kept in memory per client and device, from the first connection of
@@ -687,22 +823,11 @@ type phoneWatch struct {
 	runs   map[*run]bool
 }
 
-// phoneKey names a session's phone watch: by client, not by session, so
-// that the watch holds no session (and its remembered messages) after
-// a logout.
-type phoneKey struct {
-	b      *Backend
-	client string
-}
-
-// phoneWatches are the sessions' phone watches.
-var phoneWatches sync.Map // phoneKey -> *phoneWatch
-
 // phoneWatch returns the session's phone watch for r's device; a new
 // device (linked again) starts as seen now.
 func (s *session) phoneWatch(r *run) *phoneWatch {
-	v, _ := phoneWatches.LoadOrStore(phoneKey{s.b, s.env.Client}, &phoneWatch{seen: time.Now(), runs: map[*run]bool{}})
-	w := v.(*phoneWatch)
+	s.phone.CompareAndSwap(nil, &phoneWatch{seen: time.Now(), runs: map[*run]bool{}})
+	w := s.phone.Load()
 	dev := types.EmptyJID
 	if id := r.cli.Store.ID; id != nil {
 		dev = *id
@@ -780,7 +905,10 @@ func (s *session) phoneActivity(r *run, evt any) {
 		seen = e.Info.IsFromMe && e.Info.Sender.Device == 0
 	case *events.Receipt:
 		seen = e.IsFromMe && e.Sender.Device == 0
-	case *events.MediaRetry, *events.HistorySync, *events.AppStateSyncComplete, *events.PushNameSetting:
+	case *events.MediaRetry, *events.HistorySync:
+		// Only the phone answers media retries and sends history. App
+		// state (AppStateSyncComplete, PushNameSetting) is not counted:
+		// this device's own changes and other companions cause it too.
 		seen = true
 	}
 	if !seen {
@@ -797,5 +925,8 @@ func (s *session) phoneActivity(r *run, evt any) {
 	})
 }
 
-// forgetPhone drops the session's phone watch (at logout).
-func (s *session) forgetPhone() { phoneWatches.Delete(phoneKey{s.b, s.env.Client}) }
+// forgetPhone drops the session's phone watch and call book (at logout).
+func (s *session) forgetPhone() {
+	s.phone.Store(nil)
+	s.calls.Store(nil)
+}

@@ -138,7 +138,7 @@ func TestProfileGetAndSetOverTheSocket(t *testing.T) {
 	srv, _, d := newDaemon(t, wafake.Options{})
 	me := newAccount(t, srv, "4915112340210", "Support")
 	other := newAccount(t, srv, "4917612340211", "Kundin")
-	linkOverSocket(t, d, me, "support")
+	dev := linkOverSocket(t, d, me, "support")
 
 	p := rpc[ctl.Profile](t, d, ctl.MethodProfile, ctl.ClientParams{Client: "support"})
 	if p.JID != me.JID().String() || p.LID != me.LIDJID().String() || p.About != "" || p.PictureID != "" {
@@ -167,15 +167,23 @@ func TestProfileGetAndSetOverTheSocket(t *testing.T) {
 	if _, id := me.Picture(); id != "" {
 		t.Fatalf("the picture was not removed: %s", id)
 	}
-	// The push name goes only as app state, which the fake's phone does
-	// not share: a clear upstream error, and nothing else changed.
-	name := "Neuer Name"
-	err = d.Client.Call(waitCtx(t), ctl.MethodProfileSet, ctl.ProfileSetParams{Client: "support", Name: &name, About: ptrTo("nicht gesetzt")}, nil)
-	if !isCode(err, ctl.CodeUpstream) {
-		t.Fatalf("profile.set name: %v, want an upstream error", err)
+	// The push name goes only as app state: with the app state key the
+	// phone shares after linking, the device sends the setting_pushName
+	// patch, the server stores it, and the session, profile.get and the
+	// account on the server have the new name.
+	if err := me.ShareAppStateKeys(waitCtx(t), dev); err != nil {
+		t.Fatal(err)
 	}
-	if me.About() != about {
-		t.Fatalf("a failed profile.set changed the about text to %q", me.About())
+	name := "Neuer Name"
+	rpc[ctl.ProfileSetResult](t, d, ctl.MethodProfileSet, ctl.ProfileSetParams{Client: "support", Name: &name, About: ptrTo("Unterwegs")})
+	if got := status(t, d, "support").PushName; got != name {
+		t.Fatalf("the session's push_name after profile.set name: %q", got)
+	}
+	if p := rpc[ctl.Profile](t, d, ctl.MethodProfile, ctl.ClientParams{Client: "support"}); p.Name != name || p.About != "Unterwegs" {
+		t.Fatalf("profile.get after setting the name: %+v", p)
+	}
+	if me.CurrentPushName() != name || me.About() != "Unterwegs" {
+		t.Fatalf("on the server: push name %q, about %q", me.CurrentPushName(), me.About())
 	}
 	_ = other
 }

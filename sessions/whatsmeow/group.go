@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	wa "go.mau.fi/whatsmeow"
+	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
@@ -226,9 +228,26 @@ func participantResults(ctx context.Context, r *run, action string, asked []type
 	used := make([]bool, len(got))
 	for i, a := range asked {
 		res := ctl.ParticipantResult{JID: person(ctx, r, a, types.EmptyJID).String()}
+		// The forms a may be answered by: as asked, or the other one
+		// the answer or the store knows.
+		forms := []types.JID{a.ToNonAD()}
+		pn, lid := pnLID(ctx, r.cli, a)
+		for _, j := range []types.JID{pn, lid} {
+			if !j.IsEmpty() && j != forms[0] {
+				forms = append(forms, j)
+			}
+		}
+		names := func(p types.GroupParticipant) bool {
+			for _, j := range []types.JID{p.JID, p.LID, p.PhoneNumber} {
+				if !j.IsEmpty() && slices.Contains(forms, j.ToNonAD()) {
+					return true
+				}
+			}
+			return false
+		}
 		found := false
 		for k, p := range got {
-			if used[k] || (p.JID.ToNonAD() != a && p.LID.ToNonAD() != a && p.PhoneNumber.ToNonAD() != a) {
+			if used[k] || !names(p) {
 				continue
 			}
 			used[k], found = true, true
@@ -312,11 +331,40 @@ func (s *session) joinGroup(ctx context.Context, r *run, op sessions.JoinGroup) 
 	if op.Code == "" {
 		return ctl.JoinResult{}, ctl.Errorf(ctl.CodeInvalidParams, "an invite code is required")
 	}
-	g, err := r.cli.JoinGroupWithLink(ctx, op.Code)
+	g, pending, err := joinWithLink(ctx, r.cli, op.Code)
 	if err != nil {
 		return ctl.JoinResult{}, groupError(s.env.Client, "joining with the invite link", types.EmptyJID, err)
 	}
+	if pending {
+		return ctl.JoinResult{}, ctl.Errorf(ctl.CodeUpstream, "joining group %s needs an admin's approval; the request was sent", g)
+	}
 	return ctl.JoinResult{Group: g.String()}, nil
+}
+
+// joinWithLink is whatsmeow's JoinGroupWithLink, which answers a group
+// that needs an admin's approval (<membership_approval_request jid>)
+// as one joined (<group jid>); pending tells them apart.
+func joinWithLink(ctx context.Context, cli *wa.Client, code string) (g types.JID, pending bool, err error) {
+	code = strings.TrimPrefix(code, wa.InviteLinkPrefix)
+	resp, err := cli.DangerousInternals().SendGroupIQ(ctx, "set", types.GroupServerJID, waBinary.Node{
+		Tag: "invite", Attrs: waBinary.Attrs{"code": code},
+	})
+	switch {
+	case errors.Is(err, wa.ErrIQGone):
+		return types.EmptyJID, false, fmt.Errorf("%w: %w", wa.ErrInviteLinkRevoked, err)
+	case errors.Is(err, wa.ErrIQNotAcceptable):
+		return types.EmptyJID, false, fmt.Errorf("%w: %w", wa.ErrInviteLinkInvalid, err)
+	case err != nil:
+		return types.EmptyJID, false, err
+	}
+	if n, ok := resp.GetOptionalChildByTag("membership_approval_request"); ok {
+		return n.AttrGetter().JID("jid"), true, nil
+	}
+	n, ok := resp.GetOptionalChildByTag("group")
+	if !ok {
+		return types.EmptyJID, false, &wa.ElementMissingError{Tag: "group", In: "response to group link join query"}
+	}
+	return n.AttrGetter().JID("jid"), false, nil
 }
 
 func (s *session) leaveGroup(ctx context.Context, r *run, op sessions.LeaveGroup) (ctl.OK, error) {
@@ -400,9 +448,40 @@ func (s *session) groupEvent(r *run, evt any) bool {
 	default:
 		return false
 	}
+	// Not in whatsmeow's handler: it holds up the session's node
+	// processing, and a joined group is fetched from WhatsApp. Events
+	// are published in the order they came.
+	now := time.Now().UTC()
+	select {
+	case s.groupQueue(r) <- func() { s.publishGroupEvent(r, evt, now) }:
+	case <-r.ctx.Done():
+	}
+	return true
+}
+
+// groupQueue returns the run's queue of group events, starting the
+// goroutine that publishes them, one at a time, until the run ends.
+func (s *session) groupQueue(r *run) chan func() {
+	r.groupQOnce.Do(func() {
+		r.groupQ = make(chan func(), 256)
+		go func() {
+			for {
+				select {
+				case <-r.ctx.Done():
+					return
+				case f := <-r.groupQ:
+					f()
+				}
+			}
+		}()
+	})
+	return r.groupQ
+}
+
+// publishGroupEvent publishes group event evt, which came at now.
+func (s *session) publishGroupEvent(r *run, evt any, now time.Time) {
 	ctx, cancel := context.WithTimeout(r.ctx, groupEventTimeout)
 	defer cancel()
-	now := time.Now().UTC()
 	publish := func(c *ctl.GroupChange) {
 		s.env.Publish(ctl.Event{Kind: ctl.KindGroup, Group: c, Time: now})
 	}
@@ -495,5 +574,4 @@ func (s *session) groupEvent(r *run, evt any) bool {
 		}
 		publish(c)
 	}
-	return true
 }

@@ -460,11 +460,7 @@ func (s *session) chatPresence(ctx context.Context, r *run, op sessions.ChatPres
 		return ctl.OK{}, err
 	}
 	// WhatsApp shows typing only from an account that is online.
-	r.availableOnce.Do(func() {
-		if err := r.cli.SendPresence(ctx, types.PresenceAvailable); err != nil {
-			s.log.Warn("could not set the account online before a chat presence", "err", err)
-		}
-	})
+	s.setAvailable(r)
 	state, med := types.ChatPresenceComposing, types.ChatPresenceMediaText
 	switch op.State {
 	case ctl.PresenceRecording:

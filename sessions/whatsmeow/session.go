@@ -38,8 +38,10 @@ type session struct {
 	mu  sync.Mutex
 	run *run
 
-	recent  *recent // messages for replies, reactions, read marks, downloads
-	uploads uploads // for sending the same file again without uploading it
+	recent  *recent                    // messages for replies, reactions, read marks, downloads
+	uploads uploads                    // for sending the same file again without uploading it
+	calls   atomic.Pointer[callBook]   // callers of offered calls (contact.go)
+	phone   atomic.Pointer[phoneWatch] // the phone's last activity (contact.go)
 }
 
 // run is one start's whatsmeow client and what belongs to it. Events of a
@@ -54,9 +56,13 @@ type run struct {
 	pairedOnce sync.Once
 	pairOnce   sync.Once
 	connecting atomic.Int32 // our connects in flight
-	// availableOnce sets the account online before its first chat
-	// presence: WhatsApp shows typing only from an online account.
-	availableOnce sync.Once
+	// available is whether the run has set the account online
+	// (setAvailable), under availableMu.
+	availableMu sync.Mutex
+	available   bool
+	// groupQ holds the group events to publish (group.go), made once.
+	groupQ     chan func()
+	groupQOnce sync.Once
 }
 
 // teardown ends the run: the websocket closes, then its goroutines stop.
