@@ -37,32 +37,6 @@ func init() {
 	}
 }
 
-// doContact performs the contact, chat, profile, presence and call
-// operations; ok is false for any other op.
-func (s *session) doContact(ctx context.Context, r *run, op sessions.Op) (res any, ok bool, err error) {
-	switch op := op.(type) {
-	case sessions.CheckPhones:
-		res, err = s.checkPhones(ctx, r, op)
-	case sessions.ListContacts:
-		res, err = s.listContacts(ctx, r)
-	case sessions.ContactInfo:
-		res, err = s.contactInfo(ctx, r, op)
-	case sessions.ListChats:
-		res, err = s.listChats(ctx, r)
-	case sessions.GetProfile:
-		res, err = s.getProfile(ctx, r)
-	case sessions.SetProfile:
-		res, err = s.setProfile(ctx, r, op)
-	case sessions.SubscribePresence:
-		res, err = s.subscribePresence(ctx, r, op)
-	case sessions.RejectCall:
-		res, err = s.rejectCall(ctx, r, op)
-	default:
-		return nil, false, nil
-	}
-	return res, true, err
-}
-
 // upstream wraps an error of WhatsApp or the network.
 func upstream(what string, err error) error {
 	var ce *ctl.Error

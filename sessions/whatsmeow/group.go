@@ -30,31 +30,6 @@ func init() {
 // group this account was added to).
 const groupEventTimeout = 20 * time.Second
 
-// doGroup performs the group operations; ok is false for any other op.
-func (s *session) doGroup(ctx context.Context, r *run, op sessions.Op) (res any, ok bool, err error) {
-	switch op := op.(type) {
-	case sessions.ListGroups:
-		res, err = s.listGroups(ctx, r)
-	case sessions.GroupInfo:
-		res, err = s.groupInfo(ctx, r, op)
-	case sessions.CreateGroup:
-		res, err = s.createGroup(ctx, r, op)
-	case sessions.UpdateParticipants:
-		res, err = s.updateParticipants(ctx, r, op)
-	case sessions.InviteLink:
-		res, err = s.inviteLink(ctx, r, op)
-	case sessions.JoinGroup:
-		res, err = s.joinGroup(ctx, r, op)
-	case sessions.LeaveGroup:
-		res, err = s.leaveGroup(ctx, r, op)
-	case sessions.SetGroup:
-		res, err = s.setGroup(ctx, r, op)
-	default:
-		return nil, false, nil
-	}
-	return res, true, err
-}
-
 // groupJID parses a group JID the daemon already checked.
 func groupJID(s string) (types.JID, error) {
 	j, err := types.ParseJID(s)

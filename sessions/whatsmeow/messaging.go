@@ -50,12 +50,38 @@ func (s *session) Do(ctx context.Context, op sessions.Op) (any, error) {
 		return s.chatPresence(ctx, r, op)
 	case sessions.Download:
 		return s.download(ctx, r, op)
-	}
-	if res, ok, err := s.doGroup(ctx, r, op); ok {
-		return res, err
-	}
-	if res, ok, err := s.doContact(ctx, r, op); ok {
-		return res, err
+	case sessions.ListGroups:
+		return s.listGroups(ctx, r)
+	case sessions.GroupInfo:
+		return s.groupInfo(ctx, r, op)
+	case sessions.CreateGroup:
+		return s.createGroup(ctx, r, op)
+	case sessions.UpdateParticipants:
+		return s.updateParticipants(ctx, r, op)
+	case sessions.InviteLink:
+		return s.inviteLink(ctx, r, op)
+	case sessions.JoinGroup:
+		return s.joinGroup(ctx, r, op)
+	case sessions.LeaveGroup:
+		return s.leaveGroup(ctx, r, op)
+	case sessions.SetGroup:
+		return s.setGroup(ctx, r, op)
+	case sessions.CheckPhones:
+		return s.checkPhones(ctx, r, op)
+	case sessions.ListContacts:
+		return s.listContacts(ctx, r)
+	case sessions.ContactInfo:
+		return s.contactInfo(ctx, r, op)
+	case sessions.ListChats:
+		return s.listChats(ctx, r)
+	case sessions.GetProfile:
+		return s.getProfile(ctx, r)
+	case sessions.SetProfile:
+		return s.setProfile(ctx, r, op)
+	case sessions.SubscribePresence:
+		return s.subscribePresence(ctx, r, op)
+	case sessions.RejectCall:
+		return s.rejectCall(ctx, r, op)
 	}
 	return nil, sessions.ErrUnsupported
 }
