@@ -676,7 +676,7 @@ func (s *session) contactEvent(r *run, evt any) bool {
 	now := time.Now().UTC()
 	switch e := evt.(type) {
 	case *events.Presence:
-		p := &ctl.Presence{JID: s.personJID(r, e.From), Available: !e.Unavailable}
+		p := &ctl.Presence{JID: s.personJID(r, e.From, types.EmptyJID), Available: !e.Unavailable}
 		if !e.LastSeen.IsZero() {
 			p.LastSeen = e.LastSeen.UTC()
 		}
@@ -691,10 +691,10 @@ func (s *session) contactEvent(r *run, evt any) bool {
 		}
 		chat := e.Chat.ToNonAD().String()
 		if e.Chat.Server == types.HiddenUserServer && e.Chat.User == e.Sender.User {
-			chat = s.personJID(r, e.Chat)
+			chat = s.personJID(r, e.Chat, types.EmptyJID)
 		}
 		s.env.Publish(ctl.Event{Kind: ctl.KindChatPresence, ChatPresence: &ctl.ChatPresence{
-			Chat: chat, Sender: phoneJIDOr(s, r, e.Sender, e.SenderAlt), State: state,
+			Chat: chat, Sender: s.personJID(r, e.Sender, e.SenderAlt), State: state,
 		}, Time: now})
 	case *events.CallOffer:
 		s.rememberCall(e.BasicCallMeta)
@@ -723,14 +723,14 @@ func (s *session) contactEvent(r *run, evt any) bool {
 			return true
 		}
 		s.env.Publish(ctl.Event{Kind: ctl.KindContact, Contact: &ctl.ContactChange{
-			JID: phoneJIDOr(s, r, e.JID, e.JIDAlt), PushName: e.NewPushName,
+			JID: s.personJID(r, e.JID, e.JIDAlt), PushName: e.NewPushName,
 		}, Time: now})
 	case *events.Picture:
 		if e.JID.Server != types.DefaultUserServer && e.JID.Server != types.HiddenUserServer {
 			return false // a group's: the group events' business
 		}
 		s.env.Publish(ctl.Event{Kind: ctl.KindContact, Contact: &ctl.ContactChange{
-			JID: s.personJID(r, e.JID), Picture: true, PictureID: e.PictureID,
+			JID: s.personJID(r, e.JID, types.EmptyJID), Picture: true, PictureID: e.PictureID,
 		}, Time: now})
 	default:
 		return false
@@ -749,33 +749,19 @@ func (s *session) callOf(r *run, m types.BasicCallMeta, state string) *ctl.Call 
 	if from.IsEmpty() {
 		from = m.From
 	}
-	c := &ctl.Call{ID: m.CallID, From: phoneJIDOr(s, r, from, m.CallCreatorAlt), State: state}
+	c := &ctl.Call{ID: m.CallID, From: s.personJID(r, from, m.CallCreatorAlt), State: state}
 	if !m.GroupJID.IsEmpty() {
 		c.Group = m.GroupJID.ToNonAD().String()
 	}
 	return c
 }
 
-// phoneJIDOr is phoneJID, asking the store when alt is not given.
-func phoneJIDOr(s *session, r *run, j, alt types.JID) string {
-	if j.Server == types.HiddenUserServer && alt.Server != types.DefaultUserServer {
-		return s.personJID(r, j)
-	}
-	return phoneJID(j, alt)
-}
-
-// personJID names a user by phone number when the store knows it.
-func (s *session) personJID(r *run, j types.JID) string {
-	j = j.ToNonAD()
-	if j.Server != types.HiddenUserServer {
-		return j.String()
-	}
+// personJID is person for an event: the phone-number JID of j (alt, or
+// the store's mapping) when known, else j.
+func (s *session) personJID(r *run, j, alt types.JID) string {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if pn, _ := pnLID(ctx, r.cli, j); !pn.IsEmpty() {
-		return pn.String()
-	}
-	return j.String()
+	return person(ctx, r, j, alt).String()
 }
 
 // Phone offline (ctl.ReasonPhoneOffline): whatsmeow has no such event,

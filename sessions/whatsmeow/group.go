@@ -70,10 +70,10 @@ func groupError(client, what string, g types.JID, err error) error {
 }
 
 // person names a user as results and events do: the phone-number JID
-// when known (given, or from the store's LID mapping), else the LID.
+// when known (pn, or from the store's LID mapping), else the LID.
 func person(ctx context.Context, r *run, jid, pn types.JID) types.JID {
 	if jid.Server == types.HiddenUserServer {
-		if pn.IsEmpty() && r != nil {
+		if pn.Server != types.DefaultUserServer && r != nil {
 			pn, _ = r.cli.Store.LIDs.GetPNForLID(ctx, jid)
 		}
 		if pn.Server == types.DefaultUserServer {
