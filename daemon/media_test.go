@@ -21,7 +21,6 @@ import (
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/daemon/daemontest"
-	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/sessiontest"
 )
 
@@ -53,14 +52,7 @@ func hexSHA(b []byte) string {
 // connected.
 func connected(t *testing.T) (*daemontest.Daemon, *sessiontest.Backend) {
 	t.Helper()
-	b := &sessiontest.Backend{Connect: true}
-	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if s, err := d.Client.Login(ctx, ctl.LoginParams{Client: "sales"}); err != nil || s.State != ctl.StateConnected {
-		t.Fatalf("login: %+v, %v", s, err)
-	}
-	return d, b
+	return connectedWith(t, nil)
 }
 
 func writeFile(t *testing.T, data []byte) *os.File {
