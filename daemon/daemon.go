@@ -139,6 +139,10 @@ func (d *Daemon) SocketPath() string { return d.ln.Path }
 // unclean shutdown left in quarantine (see unlinkLeftovers), whatever the
 // mode: a quarantine only ever holds logins to delete.
 func (d *Daemon) Serve(ctx context.Context) error {
+	// The call tap exists before anything can publish (a peer's login,
+	// a restored session), so no offer goes by unseen.
+	calls := d.reg.Bus().Tap([]string{ctl.KindCall})
+	go d.rejectCalls(ctx, calls)
 	acceptErr := make(chan error, 1)
 	// The accept loop counts in wg, so connections it adds are always
 	// added while wg is above zero, never racing shutdown's Wait.
@@ -146,7 +150,6 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.log.Info("wad is serving", "socket", d.ln.Path, "state_dir", d.config().StateDir, "version", d.version_)
 	d.notify("READY=1\nSTATUS=" + d.statusLine())
 	go d.watchdog(ctx)
-	go d.rejectCalls(ctx)
 	lctx, stopLeftovers := context.WithCancel(ctx)
 	defer stopLeftovers()
 	leftovers := d.startLeftovers(lctx)

@@ -334,9 +334,8 @@ func (d *Daemon) callReject(ctx context.Context, c *call, a ctl.CallRejectParams
 
 // rejectCalls refuses every incoming call offered while [sessions]
 // reject_calls is on, with reject_calls_text as the reply, until ctx
-// ends.
-func (d *Daemon) rejectCalls(ctx context.Context) {
-	sub := d.reg.Bus().Tap([]string{ctl.KindCall})
+// ends. sub is a Tap of call events, made before the daemon serves.
+func (d *Daemon) rejectCalls(ctx context.Context, sub *sessions.Subscription) {
 	defer d.reg.Bus().Unsubscribe(sub.ID)
 	for {
 		ev, err := sub.Next(ctx)
