@@ -8,10 +8,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +24,7 @@ import (
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/daemon"
 	"github.com/wad-project/wad/daemon/daemontest"
+	"github.com/wad-project/wad/daemon/webhooks"
 	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/sessiontest"
 )
@@ -358,5 +362,177 @@ func TestPythonExampleDownloadLeavesNoFileOnError(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(out); string(b) != "MINE" {
 		t.Errorf("existing output now holds %q", b)
+	}
+}
+
+// exampleReceivers are the commands that run each webhook receiver.
+var exampleReceivers = map[string][]string{
+	"python": {"python3", "examples/webhooks/receiver.py"},
+	"node":   {"node", "examples/webhooks/receiver.js"},
+}
+
+// TestExampleReceiversVerifySignatures prevents receivers whose
+// signature check refuses wad's requests or takes forged ones: a real
+// daemon's webhook delivers a session's events to each receiver, which
+// prints them; a request whose signature, secret or timestamp is wrong
+// is refused with 401 and not printed.
+func TestExampleReceiversVerifySignatures(t *testing.T) {
+	const secret = "s3cr3t-for-tests"
+	for _, lang := range []string{"python", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			argv := exampleReceivers[lang]
+			if _, err := exec.LookPath(argv[0]); err != nil {
+				t.Fatalf("%s is not installed: run `make deps`", argv[0])
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "--port", "0")...)
+			cmd.Env = append(os.Environ(), "WAD_WEBHOOK_SECRET="+secret)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			lines := make(chan string, 100)
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					t.Logf("%s receiver: %s", lang, sc.Text())
+					lines <- sc.Text()
+				}
+				close(lines)
+			}()
+			url, ok := strings.CutPrefix(next(t, lines), "listening on ")
+			if !ok {
+				t.Fatalf("the receiver did not say where it listens")
+			}
+
+			b := &sessiontest.Backend{Connect: true}
+			d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}, Config: func(c *daemon.Config) {
+				c.Webhooks = []webhooks.Config{{Name: "receiver", URL: url, Secret: secret, Kinds: []string{ctl.KindMessage}}}
+			}})
+			if _, err := d.Client.Login(context.Background(), ctl.LoginParams{Client: "sales"}); err != nil {
+				t.Fatal(err)
+			}
+			b.Session("sales").Emit(ctl.Event{Kind: ctl.KindMessage, Message: &ctl.Message{ID: "M1", Sender: "4915112345678@s.whatsapp.net", Text: "hi"}})
+			got := next(t, lines)
+			if !regexp.MustCompile(`^event \d+ sales message$`).MatchString(got) {
+				t.Fatalf("receiver printed %q, want \"event SEQ sales message\"", got)
+			}
+
+			body := []byte(`{"seq":999,"client":"forged","kind":"message"}`)
+			now := strconv.FormatInt(time.Now().Unix(), 10)
+			old := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
+			for _, tc := range []struct {
+				what, ts, sig string
+				status        int
+			}{
+				{"another secret", now, webhooks.Sign("not the secret", "999", now, body), 401},
+				{"an old timestamp", old, webhooks.Sign(secret, "999", old, body), 401},
+				{"no signature", now, "", 401},
+				{"a second signature that matches", now, "v1,AAAA " + webhooks.Sign(secret, "999", now, body), 204},
+			} {
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req.Header.Set("webhook-id", "999")
+				req.Header.Set("webhook-timestamp", tc.ts)
+				if tc.sig != "" {
+					req.Header.Set("webhook-signature", tc.sig)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tc.status {
+					t.Errorf("a request with %s: status %d, want %d", tc.what, resp.StatusCode, tc.status)
+				}
+			}
+			if got := next(t, lines); got != "event 999 forged message" {
+				t.Errorf("receiver printed %q after the forged requests, want only the signed one", got)
+			}
+		})
+	}
+}
+
+// resumeScripts use each example client's subscribe and ack: they
+// subscribe to messages as consumer ARGV[2] (with since ARGV[3] unless
+// it is -), acknowledge the first event and print its message id, its
+// seq and the consumer's position.
+var resumeScripts = map[string][]string{
+	"python": {"python3", "-c", `
+import sys, time
+sys.path.insert(0, "examples/python")
+from wad_client import WadClient
+sock, consumer, since = sys.argv[1:4]
+deadline = time.monotonic() + 30
+wad = WadClient(sock)
+wad.subscribe(kinds=["message"], since=None if since == "-" else int(since), consumer=consumer, deadline=deadline)
+ev = wad.event(deadline)
+print(ev["message"]["id"], ev["seq"], wad.ack(consumer, ev["seq"], deadline), flush=True)
+wad.close()
+`},
+	"node": {"node", "-e", `
+const { WadClient } = require(process.cwd() + '/examples/node/wad-client.js');
+const [sock, consumer, since] = process.argv.slice(1);
+(async () => {
+  const wad = new WadClient(sock);
+  await wad.ready;
+  const first = new Promise((resolve) => { wad.onEvent = resolve; });
+  await wad.subscribe({ kinds: ['message'], consumer, since: since === '-' ? undefined : Number(since) });
+  const ev = await first;
+  console.log(ev.message.id, ev.seq, await wad.ack(consumer, ev.seq));
+  wad.close();
+})().catch((e) => { console.error(e.message); process.exit(1); });
+`},
+}
+
+// TestExampleClientsResumeAConsumer prevents subscribe and ack helpers
+// that do not speak the event log's protocol: a replay from seq 0
+// starts with the first message logged, and a consumer that acked it
+// resumes with the next one.
+func TestExampleClientsResumeAConsumer(t *testing.T) {
+	for _, lang := range []string{"python", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			argv := resumeScripts[lang]
+			if _, err := exec.LookPath(argv[0]); err != nil {
+				t.Fatalf("%s is not installed: run `make deps`", argv[0])
+			}
+			b := &sessiontest.Backend{Connect: true}
+			d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{b}})
+			if _, err := d.Client.Login(context.Background(), ctl.LoginParams{Client: "sales"}); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"M1", "M2"} {
+				b.Session("sales").Emit(ctl.Event{Kind: ctl.KindMessage, Message: &ctl.Message{ID: id, Sender: "4915112345678@s.whatsapp.net", Text: "hi"}})
+			}
+			run := func(since string) []string {
+				t.Helper()
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				out, err := exec.CommandContext(ctx, argv[0], append(argv[1:], d.Socket, "reader", since)...).Output()
+				if err != nil {
+					if ee, ok := err.(*exec.ExitError); ok {
+						t.Fatalf("%s script: %v: %s", lang, err, ee.Stderr)
+					}
+					t.Fatal(err)
+				}
+				return strings.Fields(string(out))
+			}
+			first := run("0")
+			if len(first) != 3 || first[0] != "M1" || first[1] != first[2] {
+				t.Fatalf("replay from 0: %q, want M1 SEQ SEQ", first)
+			}
+			second := run("-")
+			seq1, _ := strconv.ParseUint(first[1], 10, 64)
+			seq2, _ := strconv.ParseUint(second[1], 10, 64)
+			if len(second) != 3 || second[0] != "M2" || second[1] != second[2] || seq2 <= seq1 {
+				t.Fatalf("the consumer's second subscribe: %q after %q, want M2 and a later seq", second, first)
+			}
+		})
 	}
 }

@@ -424,6 +424,9 @@ func (c *Client) Send(ctx context.Context, p SendParams) (*SendResult, error) {
 type Watcher struct {
 	ID string
 	C  <-chan Event
+	// Result is the daemon's answer to the subscribe: the log's head
+	// then, and where a replay starts.
+	Result SubscribeResult
 
 	c       *Client
 	ch      chan Event
@@ -478,7 +481,7 @@ func (c *Client) Watch(ctx context.Context, p SubscribeParams) (*Watcher, error)
 		if json.Unmarshal(res, &r) != nil {
 			return // call reports the decoding error
 		}
-		w.ID = r.Subscription
+		w.ID, w.Result = r.Subscription, r
 		// This runs on the reader, before its fail: a watcher registered
 		// on a dying connection is closed there.
 		c.mu.Lock()
@@ -495,6 +498,27 @@ func (c *Client) Watch(ctx context.Context, p SubscribeParams) (*Watcher, error)
 		return nil, fmt.Errorf("decoding %s result: no subscription id", MethodSubscribe)
 	}
 	return w, nil
+}
+
+// Ack records that consumer has processed every event up to seq and
+// returns its position.
+func (c *Client) Ack(ctx context.Context, consumer string, seq uint64) (uint64, error) {
+	var r AckResult
+	return r.Seq, c.Call(ctx, MethodAck, AckParams{Consumer: consumer, Seq: seq}, &r)
+}
+
+// Webhooks returns the configured webhooks' delivery state, with their
+// dead letters when deadLetters is set.
+func (c *Client) Webhooks(ctx context.Context, deadLetters bool) ([]WebhookInfo, error) {
+	var r WebhooksResult
+	return r.Webhooks, c.Call(ctx, MethodWebhooks, WebhooksParams{DeadLetters: deadLetters}, &r)
+}
+
+// WebhookRetry queues a webhook's dead letters (seq 0: all of them) for
+// delivery again and returns how many.
+func (c *Client) WebhookRetry(ctx context.Context, webhook string, seq uint64) (int, error) {
+	var r WebhookRetryResult
+	return r.Queued, c.Call(ctx, MethodWebhookRetry, WebhookRetryParams{Webhook: webhook, Seq: seq}, &r)
 }
 
 func (w *Watcher) deliver(ev Event) {

@@ -37,6 +37,10 @@ const (
 	MethodCallReject        = "call.reject"
 
 	MethodUnsubscribe = "events.unsubscribe"
+	MethodAck         = "events.ack"
+
+	MethodWebhooks     = "webhooks.list"
+	MethodWebhookRetry = "webhooks.retry"
 
 	// NotifyEvent is the method name of the notifications the daemon pushes
 	// to a connection that subscribed to events. Its params are an Event.
@@ -104,4 +108,7 @@ var Methods = []Method{
 	{MethodCallReject, Write},
 	{MethodSubscribe, Read},
 	{MethodUnsubscribe, Read},
+	{MethodAck, Read},
+	{MethodWebhooks, Read},
+	{MethodWebhookRetry, Write},
 }

@@ -162,19 +162,35 @@ const (
 	KindRevoke = "revoke"
 )
 
+// KindEventsDropped is the one loss a subscription can see: events it
+// had not read yet were pruned from the event log (retention) before it
+// read them. EventsDropped names their range of sequence numbers.
+const KindEventsDropped = "events_dropped"
+
 // Kinds lists every event kind.
 var Kinds = []string{KindState, KindQR, KindMessage, KindReceipt, KindReaction, KindEdit, KindRevoke,
-	KindCheckProgress, KindGroup, KindPresence, KindChatPresence, KindCall, KindContact}
+	KindCheckProgress, KindGroup, KindPresence, KindChatPresence, KindCall, KindContact, KindEventsDropped}
+
+// SeqRange is an inclusive range of event sequence numbers.
+type SeqRange struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+}
 
 // Event is the params object of an "event" notification.
 type Event struct {
-	Subscription string   `json:"subscription,omitempty"`
-	Client       string   `json:"client"`
-	Kind         string   `json:"kind"`
-	Session      *Session `json:"session,omitempty"`
-	QR           string   `json:"qr,omitempty"`
-	Message      *Message `json:"message,omitempty"`
-	Receipt      *Receipt `json:"receipt,omitempty"`
+	Subscription string `json:"subscription,omitempty"`
+	// Seq is the event's place in the daemon's event log: it increases
+	// by one per logged event and is never reused, reset mode included.
+	// Zero for the kinds that are not logged (qr, check_progress): they
+	// are live only.
+	Seq     uint64   `json:"seq,omitempty"`
+	Client  string   `json:"client"`
+	Kind    string   `json:"kind"`
+	Session *Session `json:"session,omitempty"`
+	QR      string   `json:"qr,omitempty"`
+	Message *Message `json:"message,omitempty"`
+	Receipt *Receipt `json:"receipt,omitempty"`
 	// One of these, by Kind: check_progress, group, presence,
 	// chat_presence, call, contact.
 	Check        *CheckProgress `json:"check,omitempty"`
@@ -183,6 +199,8 @@ type Event struct {
 	ChatPresence *ChatPresence  `json:"chat_presence,omitempty"`
 	Call         *Call          `json:"call,omitempty"`
 	Contact      *ContactChange `json:"contact,omitempty"`
+	// EventsDropped is the range an events_dropped event reports lost.
+	EventsDropped *SeqRange `json:"events_dropped,omitempty"`
 	// Dropped counts the events this subscription lost before this one
 	// because the subscriber read too slowly.
 	Dropped uint64    `json:"dropped,omitempty"`
@@ -213,6 +231,10 @@ type StatusResult struct {
 	Backends      []string      `json:"backends,omitempty"`
 	Default       string        `json:"default_backend,omitempty"`
 	Subscriptions int           `json:"subscriptions,omitempty"`
+	// EventLog is the durable event log; Webhooks the configured
+	// webhooks' delivery state.
+	EventLog *EventLogStatus `json:"event_log,omitempty"`
+	Webhooks []WebhookStatus `json:"webhooks,omitempty"`
 	// Peer is the caller as the daemon sees it.
 	Peer *Peer `json:"peer,omitempty"`
 }
@@ -272,14 +294,53 @@ type SendResult struct {
 
 // SubscribeParams are the params of events.subscribe. Empty Clients or
 // Kinds mean all.
+//
+// Without Since or Consumer the subscription starts live. Since replays
+// the logged events after that sequence number (0: the whole log), then
+// continues live with no gap and no duplicate at the seam. Consumer names
+// a durable reader: it starts after the consumer's acknowledged position
+// (events.ack), or live when the consumer is new; Since, when given too,
+// wins. Delivery is at least once: events after the last ack come again.
 type SubscribeParams struct {
-	Clients []string `json:"clients,omitempty"`
-	Kinds   []string `json:"kinds,omitempty"`
+	Clients  []string `json:"clients,omitempty"`
+	Kinds    []string `json:"kinds,omitempty"`
+	Since    *uint64  `json:"since,omitempty"`
+	Consumer string   `json:"consumer,omitempty"`
 }
 
-// SubscribeResult is the result of events.subscribe.
+// SubscribeResult is the result of events.subscribe. Head is the seq of
+// the newest logged event when the subscription was made; Since is where
+// its replay starts (it delivers what follows), absent when it started
+// live.
 type SubscribeResult struct {
-	Subscription string `json:"subscription"`
+	Subscription string  `json:"subscription"`
+	Head         uint64  `json:"head"`
+	Since        *uint64 `json:"since,omitempty"`
+}
+
+// AckParams are the params of events.ack: Consumer has processed every
+// event up to and including Seq. A consumer's position only moves
+// forward; an ack below it changes nothing.
+type AckParams struct {
+	Consumer string `json:"consumer"`
+	Seq      uint64 `json:"seq"`
+}
+
+// AckResult is the result of events.ack: the consumer's position.
+type AckResult struct {
+	Consumer string `json:"consumer"`
+	Seq      uint64 `json:"seq"`
+}
+
+// EventLogStatus describes the event log in wad.status. Oldest is the
+// seq of the oldest event kept (Head+1 when none is), Bytes the size of
+// the events kept.
+type EventLogStatus struct {
+	Head      uint64 `json:"head"`
+	Oldest    uint64 `json:"oldest"`
+	Events    int64  `json:"events"`
+	Bytes     int64  `json:"bytes"`
+	Consumers int    `json:"consumers"`
 }
 
 // UnsubscribeParams are the params of events.unsubscribe.

@@ -25,6 +25,15 @@ func ValidateClientID(id string) error {
 	return nil
 }
 
+// ValidateConsumer returns an invalid-params Error unless name, an event
+// consumer's name, follows the rule of client ids.
+func ValidateConsumer(name string) error {
+	if !clientIDRe.MatchString(name) {
+		return Errorf(CodeInvalidParams, "invalid consumer name %q: use 1 to %d letters, digits, '_' or '-'", truncate(name, 80), MaxClientIDLen)
+	}
+	return nil
+}
+
 // Servers of the WhatsApp JIDs a message can be sent to.
 const (
 	ServerUser      = "s.whatsapp.net"

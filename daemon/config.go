@@ -13,9 +13,11 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/daemon/webhooks"
 	"github.com/wad-project/wad/reaper"
 	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/chromedp"
+	"github.com/wad-project/wad/sessions/eventlog"
 	"github.com/wad-project/wad/sessions/whatsmeow"
 )
 
@@ -41,11 +43,13 @@ type Config struct {
 	// file as base64 (larger files go by descriptor).
 	MaxMediaRequestBytes int `toml:"max_media_request_bytes"`
 
-	Sessions  SessionsConfig   `toml:"sessions"`
-	Whatsmeow whatsmeow.Config `toml:"whatsmeow"`
-	Chromedp  chromedp.Config  `toml:"chromedp"`
-	Reaper    reaper.Config    `toml:"reaper"`
-	Access    []AccessRule     `toml:"access"`
+	Sessions  SessionsConfig    `toml:"sessions"`
+	Events    EventsConfig      `toml:"events"`
+	Webhooks  []webhooks.Config `toml:"webhooks"`
+	Whatsmeow whatsmeow.Config  `toml:"whatsmeow"`
+	Chromedp  chromedp.Config   `toml:"chromedp"`
+	Reaper    reaper.Config     `toml:"reaper"`
+	Access    []AccessRule      `toml:"access"`
 }
 
 // SessionsConfig is the [sessions] table.
@@ -62,6 +66,12 @@ type SessionsConfig struct {
 	// set) sent to the caller as a message.
 	RejectCalls     bool   `toml:"reject_calls"`
 	RejectCallsText string `toml:"reject_calls_text"`
+}
+
+// EventsConfig is the [events] table: the event log's retention.
+type EventsConfig struct {
+	MaxAge   Duration `toml:"max_age"`
+	MaxBytes int64    `toml:"max_bytes"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s").
@@ -99,6 +109,10 @@ func DefaultConfig() Config {
 			StartTimeout:   DefaultStartTimeout,
 			CheckBatch:     DefaultCheckBatch,
 			CheckInterval:  DefaultCheckInterval,
+		},
+		Events: EventsConfig{
+			MaxAge:   eventlog.DefaultMaxAge,
+			MaxBytes: eventlog.DefaultMaxBytes,
 		},
 	}
 }
@@ -256,6 +270,15 @@ func (c *Config) Validate() error {
 	}
 	if !knownBackend(c.Sessions.DefaultBackend) {
 		errs = append(errs, fmt.Errorf("sessions.default_backend: unknown backend %q (known: %s)", c.Sessions.DefaultBackend, strings.Join(BackendNames, ", ")))
+	}
+	if c.Events.MaxAge < time.Minute {
+		errs = append(errs, errors.New("events.max_age: must be at least 1m"))
+	}
+	if c.Events.MaxBytes < 1<<20 {
+		errs = append(errs, errors.New("events.max_bytes: must be at least 1048576 (1 MiB)"))
+	}
+	if err := webhooks.ValidateAll(c.Webhooks); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Reaper.Validate(); err != nil {
 		errs = append(errs, err)

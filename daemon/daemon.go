@@ -14,8 +14,10 @@ import (
 	"github.com/creachadair/jrpc2"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/daemon/webhooks"
 	"github.com/wad-project/wad/reaper"
 	"github.com/wad-project/wad/sessions"
+	"github.com/wad-project/wad/sessions/eventlog"
 	"github.com/wad-project/wad/sessions/media"
 )
 
@@ -45,6 +47,9 @@ type Daemon struct {
 	reg      *sessions.Registry
 	backends []sessions.Backend
 	media    *media.Preparer
+	durable  *durable
+	events   *eventlog.Log
+	hooks    *webhooks.Dispatcher
 	table    table
 	notify   func(string)
 	// alive proves the registry is not wedged (watchdog); a test seam.
@@ -76,18 +81,27 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
+	du, err := openDurable(ctx, &cfg, log, o.Version)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := listen(cfg.Socket, cfg.SocketGroup, log)
 	if err != nil {
+		du.close()
 		return nil, err
 	}
 	backends := o.Backends
 	if backends == nil {
 		if backends, err = openBackends(ctx, &cfg, log); err != nil {
 			ln.Close()
+			du.close()
 			return nil, err
 		}
 	}
 	d := &Daemon{
+		durable:  du,
+		events:   du.events,
+		hooks:    du.hooks,
 		media:    &media.Preparer{TempDir: os.TempDir(), Log: log},
 		log:      log,
 		version_: o.Version,
@@ -104,6 +118,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 			// In reset mode the next start deletes every login: log them
 			// out at shutdown, so that none is left linked on a phone.
 			UnlinkOnClose: unlinkOnClose(cfg),
+			EventLog:      du.events,
 			Log:           log,
 		}, backends...),
 	}
@@ -143,6 +158,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	// a restored session), so no offer goes by unseen.
 	calls := d.reg.Bus().Tap([]string{ctl.KindCall})
 	go d.rejectCalls(ctx, calls)
+	d.durable.start()
 	acceptErr := make(chan error, 1)
 	// The accept loop counts in wg, so connections it adds are always
 	// added while wg is above zero, never racing shutdown's Wait.
@@ -286,6 +302,9 @@ func (d *Daemon) shutdown(leftovers <-chan struct{}) error {
 		}
 	}
 	<-drained
+	if err := d.durable.close(); err != nil {
+		d.log.Error("closing the database", "err", err)
+	}
 	d.log.Info("stopped")
 	// A session that would not stop in time is logged above; the stop
 	// itself still succeeded from systemd's point of view.

@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/creachadair/jrpc2"
 
@@ -40,28 +42,37 @@ type feed struct {
 	done chan struct{} // closed when the feed writes no more
 }
 
-// startFeed subscribes to the bus for the connection and starts the feed.
-// Events are queued from now on; the feed writes none before the reply
-// to call c (the subscribe request) has been written, so a client sees
+// startFeed subscribes to the bus for the connection (live, or replaying
+// the log after since) and starts the feed. Events are queued from now
+// on; the feed writes none before the reply to call c (the subscribe
+// request) has been written, so a client sees
 // the subscription id before its first event even when the subscribe
 // shares a batch with calls that publish. It fails with limit reached
 // when the connection holds maxSubsPerConn subscriptions.
-func (d *Daemon) startFeed(cs *connState, srv *jrpc2.Server, c *call, a ctl.SubscribeParams) (string, error) {
+func (d *Daemon) startFeed(cs *connState, srv *jrpc2.Server, c *call, a ctl.SubscribeParams, since *uint64) (*sessions.Subscription, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if len(cs.feeds) >= maxSubsPerConn {
-		return "", ctl.Errorf(ctl.CodeLimitReached, "too many subscriptions on this connection (limit %d)", maxSubsPerConn)
+		return nil, ctl.Errorf(ctl.CodeLimitReached, "too many subscriptions on this connection (limit %d)", maxSubsPerConn)
 	}
 	if cs.feeds == nil {
 		cs.feeds = make(map[string]*feed)
 	}
-	sub := d.reg.Bus().Subscribe(a.Clients, a.Kinds)
+	var sub *sessions.Subscription
+	if since == nil {
+		sub = d.reg.Bus().Subscribe(a.Clients, a.Kinds)
+	} else {
+		var err error
+		if sub, err = d.reg.Bus().SubscribeSince(a.Clients, a.Kinds, *since); err != nil {
+			return nil, err
+		}
+	}
 	ctx, stop := context.WithCancel(cs.ctx)
 	f := &feed{sub: sub, stop: stop, done: make(chan struct{})}
 	cs.feeds[sub.ID] = f
 	replied := cs.lines.afterReply(c.req.ID())
 	go d.pump(ctx, f, replied, srv, c)
-	return sub.ID, nil
+	return sub, nil
 }
 
 // stopFeed ends the connection's subscription id and waits until its feed
@@ -98,7 +109,8 @@ func (d *Daemon) stopFeeds(cs *connState) {
 // is out), then writes each event in the order the bus queued it, until
 // ctx ends (unsubscribe, or the connection closed) or a write fails.
 // Events of clients the peer may not read are skipped, under the access
-// rules in force when each event is sent.
+// rules in force when each event is sent. An error reading the event log
+// is logged and the read retried: the subscription stays where it was.
 func (d *Daemon) pump(ctx context.Context, f *feed, replied <-chan struct{}, srv *jrpc2.Server, c *call) {
 	defer close(f.done)
 	select {
@@ -108,11 +120,21 @@ func (d *Daemon) pump(ctx context.Context, f *feed, replied <-chan struct{}, srv
 	}
 	for {
 		ev, err := f.sub.Next(ctx)
-		if err != nil || ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, sessions.ErrClosed) {
 			// Stopped while waiting: unsubscribe's reply may be next.
 			return
 		}
-		if !d.policy().allowed(c.peer, c.access, ev.Client) {
+		if err != nil {
+			d.log.Error("reading the event log for a subscription", "subscription", f.sub.ID, "err", err)
+			select {
+			case <-time.After(time.Second):
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		// A loss report names no client: every reader needs it.
+		if ev.Kind != ctl.KindEventsDropped && !d.policy().allowed(c.peer, c.access, ev.Client) {
 			continue
 		}
 		if err := srv.Notify(ctx, ctl.NotifyEvent, ev); err != nil {

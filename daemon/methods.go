@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"os"
 	"runtime"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/sessions"
+	"github.com/wad-project/wad/sessions/eventlog"
 )
 
 // methods returns the daemon's method table: the methods of spec
@@ -52,6 +54,9 @@ func (d *Daemon) methods(spec []ctl.Method) table {
 		ctl.MethodCallReject:        bind(d.callReject),
 		ctl.MethodSubscribe:         bind(d.subscribe),
 		ctl.MethodUnsubscribe:       bind(d.unsubscribe),
+		ctl.MethodAck:               bind(d.ack),
+		ctl.MethodWebhooks:          bind(d.webhooksList),
+		ctl.MethodWebhookRetry:      bind(d.webhookRetry),
 	})
 }
 
@@ -59,7 +64,7 @@ func (d *Daemon) version(context.Context, *call, ctl.Empty) (ctl.VersionResult, 
 	return ctl.VersionResult{Version: d.version_, GoVersion: runtime.Version(), Backends: d.reg.Backends()}, nil
 }
 
-func (d *Daemon) status(_ context.Context, c *call, _ ctl.Empty) (ctl.StatusResult, error) {
+func (d *Daemon) status(ctx context.Context, c *call, _ ctl.Empty) (ctl.StatusResult, error) {
 	counts := d.reg.Counts()
 	n := 0
 	for _, k := range counts {
@@ -79,6 +84,12 @@ func (d *Daemon) status(_ context.Context, c *call, _ ctl.Empty) (ctl.StatusResu
 		Backends:      d.reg.Backends(),
 		Default:       cfg.Sessions.DefaultBackend,
 		Subscriptions: d.reg.Bus().Len(),
+		Webhooks:      d.webhookStatus(ctx),
+	}
+	if st, err := d.events.Status(ctx); err != nil {
+		d.log.Warn("reading the event log's status", "err", err)
+	} else {
+		r.EventLog = &st
 	}
 	if c.peer != nil {
 		pp := c.peer.Peer
@@ -127,9 +138,10 @@ func (d *Daemon) stop(ctx context.Context, c *call, a ctl.ClientParams) (ctl.Ses
 	return d.reg.Stop(ctx, a.Client)
 }
 
-// subscribe starts a subscription on the calling connection. Its events
-// are queued from now on, but none is written before the reply to this
-// call (see feed).
+// subscribe starts a subscription on the calling connection: live, or
+// replaying the log after since (given, or the consumer's position). Its
+// events are queued from now on, but none is written before the reply
+// to this call (see feed).
 func (d *Daemon) subscribe(ctx context.Context, c *call, a ctl.SubscribeParams) (ctl.SubscribeResult, error) {
 	for _, id := range a.Clients {
 		if err := c.client(id); err != nil {
@@ -146,11 +158,41 @@ func (d *Daemon) subscribe(ctx context.Context, c *call, a ctl.SubscribeParams) 
 	if cs == nil || srv == nil {
 		return ctl.SubscribeResult{}, errOutsideConn
 	}
-	id, err := d.startFeed(cs, srv, c, a)
+	since := a.Since
+	if a.Consumer != "" {
+		if err := ctl.ValidateConsumer(a.Consumer); err != nil {
+			return ctl.SubscribeResult{}, err
+		}
+		if since == nil {
+			pos, ok, err := d.events.Position(ctx, a.Consumer)
+			if err != nil {
+				return ctl.SubscribeResult{}, ctl.Errorf(ctl.CodeInternal, "reading consumer %q: %v", a.Consumer, err)
+			}
+			if ok {
+				since = &pos
+			}
+		}
+	}
+	sub, err := d.startFeed(cs, srv, c, a, since)
 	if err != nil {
 		return ctl.SubscribeResult{}, err
 	}
-	return ctl.SubscribeResult{Subscription: id}, nil
+	return ctl.SubscribeResult{Subscription: sub.ID, Head: sub.Head, Since: since}, nil
+}
+
+// ack records that a consumer has processed the events up to a seq.
+func (d *Daemon) ack(ctx context.Context, _ *call, a ctl.AckParams) (ctl.AckResult, error) {
+	if err := ctl.ValidateConsumer(a.Consumer); err != nil {
+		return ctl.AckResult{}, err
+	}
+	pos, err := d.events.Ack(ctx, a.Consumer, a.Seq)
+	if errors.Is(err, eventlog.ErrAhead) {
+		return ctl.AckResult{}, ctl.Errorf(ctl.CodeInvalidParams, "seq %d is past the event log's head %d", a.Seq, d.events.Head())
+	}
+	if err != nil {
+		return ctl.AckResult{}, ctl.Errorf(ctl.CodeInternal, "recording the ack of consumer %q: %v", a.Consumer, err)
+	}
+	return ctl.AckResult{Consumer: a.Consumer, Seq: pos}, nil
 }
 
 // unsubscribe ends a subscription of the calling connection. It returns

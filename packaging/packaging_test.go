@@ -113,6 +113,8 @@ func TestDebFiles(t *testing.T) {
 		"usr/share/doc/wad/README.md":                    0o644,
 		"usr/share/doc/wad/examples/wad_client.py":       0o644,
 		"usr/share/doc/wad/examples/wad-client.js":       0o644,
+		"usr/share/doc/wad/examples/webhook-receiver.py": 0o644,
+		"usr/share/doc/wad/examples/webhook-receiver.js": 0o644,
 		"usr/share/lintian/overrides/wad":                0o644,
 	} {
 		fi, err := os.Stat(filepath.Join(b.root, path))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/sessions/eventlog"
 )
 
 // DefaultStartTimeout bounds one start (launching a browser or dialling
@@ -50,6 +51,9 @@ type Config struct {
 	// the logins anyway: logged out first, they leave no dead device in
 	// the phone's Linked devices.
 	UnlinkOnClose bool
+	// EventLog, when set, makes every published event durable before
+	// subscribers see it (see Bus).
+	EventLog *eventlog.Log
 	// Log is the daemon's logger.
 	Log *slog.Logger
 }
@@ -149,7 +153,7 @@ func New(cfg Config, backends ...Backend) *Registry {
 	r := &Registry{
 		cfg:      cfg,
 		log:      cfg.Log,
-		bus:      &Bus{},
+		bus:      &Bus{Log: cfg.EventLog, ErrorLog: cfg.Log},
 		backends: make(map[string]Backend),
 		entries:  make(map[string]*entry),
 		creating: make(map[string]*creation),

@@ -89,10 +89,14 @@ func commands() []command {
 			long: downloadHelp, flags: downloadFlags},
 	}, socialCommands()...), []command{
 		{name: "watch", args: "[CLIENT]", help: "print events (sessions, messages, receipts, groups, presence, calls, ...) as they happen", nargs: [2]int{0, 1},
-			flags: func(fs *flag.FlagSet) func(*app, context.Context, []string) error {
-				kinds := fs.String("kinds", "", "comma-separated event `KINDS` (default: all): "+strings.Join(ctl.Kinds, ", "))
-				return func(a *app, ctx context.Context, args []string) error { return a.watch(ctx, args, *kinds) }
+			long: watchHelp, flags: watchFlags},
+		{name: "webhooks", help: "show the webhooks' delivery state (--dead-letters: the events they gave up on)", nargs: [2]int{0, 0},
+			long: webhooksHelp, flags: func(fs *flag.FlagSet) func(*app, context.Context, []string) error {
+				dead := fs.Bool("dead-letters", false, "list the dead letters of each webhook: the events it gave up on after max_attempts")
+				return func(a *app, ctx context.Context, args []string) error { return a.webhooks(ctx, *dead) }
 			}},
+		{name: "webhooks retry", args: "NAME [SEQ]", help: "deliver webhook NAME's dead letters again (only SEQ's, if given)", nargs: [2]int{1, 2},
+			long: webhookRetryHelp, flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).webhookRetry }},
 		{name: "version", help: "print wactl's and the daemon's versions", nargs: [2]int{0, 0},
 			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).version }},
 		{name: "completion", args: "SHELL", help: "print a completion script for bash, zsh or fish", nargs: [2]int{1, 1},
@@ -334,6 +338,7 @@ func (a *app) status(ctx context.Context, args []string) error {
 		}{st, list})
 	}
 	fmt.Fprintf(a.stdout, "wad %s, pid %d, up %s, socket %s\n", st.Version, st.PID, (time.Duration(st.Uptime * float64(time.Second))).Round(time.Second), st.Socket)
+	a.printEventLog(st)
 	if len(list) == 0 {
 		fmt.Fprintln(a.stdout, "no sessions (start one with `wactl login CLIENT`)")
 		return nil
@@ -453,37 +458,6 @@ func (a *app) version(ctx context.Context, _ []string) error {
 	}
 	fmt.Fprintf(a.stdout, "wad %s (%s; backends: %s)\n", v.Version, v.GoVersion, strings.Join(v.Backends, ", "))
 	return nil
-}
-
-func (a *app) watch(ctx context.Context, args []string, kinds string) error {
-	var p ctl.SubscribeParams
-	if len(args) == 1 {
-		p.Clients = []string{args[0]}
-	}
-	if kinds != "" {
-		p.Kinds = strings.Split(kinds, ",")
-	}
-	w, err := a.client.Watch(ctx, p)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-w.C:
-			if !ok {
-				return errors.New("the daemon closed the connection")
-			}
-			if a.json {
-				b, _ := json.Marshal(ev)
-				fmt.Fprintln(a.stdout, string(b))
-				continue
-			}
-			fmt.Fprintln(a.stdout, formatEvent(ev))
-		}
-	}
 }
 
 // login starts a login and, when wait is set, shows the QR code (redrawn

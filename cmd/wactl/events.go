@@ -9,12 +9,28 @@ import (
 	"github.com/wad-project/wad/ctl"
 )
 
-// formatEvent renders one event as a line for `wactl watch`.
+// formatEvent renders one event as a line for `wactl watch`: the time,
+// the event's seq (#SEQ; none for the kinds that are not logged), the
+// client, the kind, and what happened.
 func formatEvent(ev ctl.Event) string {
-	ts := ev.Time.Local().Format("15:04:05")
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %s", ts, ev.Client, ev.Kind)
+	b.WriteString(ev.Time.Local().Format("15:04:05"))
+	if ev.Seq != 0 {
+		fmt.Fprintf(&b, " #%d", ev.Seq)
+	}
+	if ev.Client != "" {
+		b.WriteString(" " + ev.Client)
+	}
+	b.WriteString(" " + ev.Kind)
 	switch ev.Kind {
+	case ctl.KindEventsDropped:
+		if r := ev.EventsDropped; r != nil {
+			if r.From == r.To {
+				fmt.Fprintf(&b, ": event #%d was pruned from the log before it was read", r.From)
+			} else {
+				fmt.Fprintf(&b, ": events #%d-#%d were pruned from the log before they were read", r.From, r.To)
+			}
+		}
 	case ctl.KindState:
 		if s := ev.Session; s != nil {
 			fmt.Fprintf(&b, " %s", s.State)

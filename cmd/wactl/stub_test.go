@@ -140,6 +140,10 @@ func (s *stubDaemon) answer(c *net.UnixConn, line []byte, files []*os.File) {
 	s.reqs = append(s.reqs, r)
 	s.mu.Unlock()
 	result, rerr := s.handle(r)
+	then, _ := result.(stubThen)
+	if then.Then != nil {
+		result = then.Result
+	}
 	reply := map[string]any{"jsonrpc": "2.0", "id": req.ID}
 	if rerr != nil {
 		reply["error"] = map[string]any{"code": rerr.Code, "message": rerr.Message}
@@ -148,4 +152,15 @@ func (s *stubDaemon) answer(c *net.UnixConn, line []byte, files []*os.File) {
 	}
 	b, _ := json.Marshal(reply)
 	c.Write(append(b, '\n'))
+	if then.Then != nil {
+		then.Then()
+	}
+}
+
+// stubThen is a result after whose reply the stub calls Then, on the
+// connection's goroutine: a subscribe's events go there (Notify), as
+// the daemon sends none before its reply.
+type stubThen struct {
+	Result any
+	Then   func()
 }

@@ -15,10 +15,10 @@ _wactl() {
 	--socket|--file|-o|--picture) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--backend) COMPREPLY=($(compgen -W "whatsmeow chromedp" -- "$cur")); return ;;
 	--kind) COMPREPLY=($(compgen -W "image video audio voice document sticker" -- "$cur")); return ;;
-	--kinds) COMPREPLY=($(compgen -W "state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact" -- "$cur")); return ;;
+	--kinds) COMPREPLY=($(compgen -W "state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact events_dropped" -- "$cur")); return ;;
 	esac
 	if [[ -z "$cmd" ]]; then
-		COMPREPLY=($(compgen -W "call chats check completion contact contacts download edit group login logout presence profile react read revoke send status stop version watch --socket --json" -- "$cur"))
+		COMPREPLY=($(compgen -W "call chats check completion contact contacts download edit group login logout presence profile react read revoke send status stop version watch webhooks --socket --json" -- "$cur"))
 		return
 	fi
 	local subs="" subclients=0
@@ -27,6 +27,7 @@ _wactl() {
 	group) subs="list info create add remove promote demote link join leave set" ;;
 	profile) subs="set"; subclients=1 ;;
 	call) subs="reject" ;;
+	webhooks) subs="retry" ;;
 	esac
 	if [[ -n "$subs" ]]; then
 		if ((COMP_CWORD == i + 1)) && [[ "$cur" != -* ]]; then
@@ -44,7 +45,7 @@ _wactl() {
 	n=0
 	for ((j = i + 1; j < COMP_CWORD; j++)); do
 		case "${COMP_WORDS[j]}" in
-		--about|--address|--backend|--caption|--contact|--file|--filename|--kind|--kinds|--location|--mention|--mime|--name|--phone|--picture|--reply-to|--socket|--text|--timeout|--topic|-o) ((j++)) ;;
+		--about|--address|--backend|--caption|--consumer|--contact|--file|--filename|--kind|--kinds|--location|--mention|--mime|--name|--phone|--picture|--reply-to|--since|--socket|--text|--timeout|--topic|-o) ((j++)) ;;
 		-?*) ;;
 		*) ((n++)) ;;
 		esac
@@ -81,7 +82,9 @@ _wactl() {
 	"profile set") flags="$flags --about --name --picture --remove-picture"; clients=1 ;;
 	"presence subscribe") flags="$flags "; clients=1 ;;
 	"call reject") flags="$flags --text"; clients=1 ;;
-	watch) flags="$flags --kinds"; clients=1 ;;
+	watch) flags="$flags --consumer --kinds --since"; clients=1 ;;
+	webhooks) flags="$flags --dead-letters"; clients=0 ;;
+	"webhooks retry") flags="$flags "; clients=0 ;;
 	version) flags="$flags "; clients=0 ;;
 	completion) flags="$flags "; clients=0; ((n == 0)) && choices="bash zsh fish" ;;
 	esac

@@ -94,8 +94,13 @@ complete -c wactl -n '__fish_seen_subcommand_from call; and not __fish_seen_subc
 complete -c wactl -n '__fish_seen_subcommand_from call; and __fish_seen_subcommand_from reject' -l text -x -d "then send the caller this TEXT"
 complete -c wactl -n '__fish_seen_subcommand_from call; and __fish_seen_subcommand_from reject' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a watch -d "print events (sessions, messages, receipts, groups, presence, calls, ...) as they happen"
-complete -c wactl -n '__fish_seen_subcommand_from watch' -l kinds -x -a 'state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact' -d "comma-separated event KINDS (default: all): state, qr, message, receipt, reaction, edit, revoke, check_progress, group, presence, chat_presence, call, contact"
+complete -c wactl -n '__fish_seen_subcommand_from watch' -l consumer -x -d "durable reader NAME: resume after its last acknowledged event, and acknowledge what is printed"
+complete -c wactl -n '__fish_seen_subcommand_from watch' -l kinds -x -a 'state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact events_dropped' -d "comma-separated event KINDS (default: all): state, qr, message, receipt, reaction, edit, revoke, check_progress, group, presence, chat_presence, call, contact, events_dropped"
+complete -c wactl -n '__fish_seen_subcommand_from watch' -l since -x -d "first replay the logged events after SEQ (0: the whole log), then go on live"
 complete -c wactl -n '__fish_seen_subcommand_from watch' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a webhooks -d "show the webhooks' delivery state (--dead-letters: the events they gave up on)"
+complete -c wactl -n '__fish_seen_subcommand_from webhooks; and not __fish_seen_subcommand_from retry' -a retry -d "deliver webhook NAME's dead letters again (only SEQ's, if given)"
+complete -c wactl -n '__fish_seen_subcommand_from webhooks; and not __fish_seen_subcommand_from retry' -l dead-letters -d "list the dead letters of each webhook: the events it gave up on after max_attempts"
 complete -c wactl -n __fish_use_subcommand -a version -d "print wactl's and the daemon's versions"
 complete -c wactl -n __fish_use_subcommand -a completion -d "print a completion script for bash, zsh or fish"
 complete -c wactl -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'

@@ -113,6 +113,31 @@ class WadClient {
     });
   }
 
+  // subscribe subscribes to events ({clients, kinds}: empty means all)
+  // and resolves to {subscription, head, since}; the events then go to
+  // onEvent. Without since or consumer they start now. since replays the
+  // logged events after that seq (0: the whole log), then goes on live.
+  // consumer names a durable reader: it starts after the last seq
+  // acknowledged with ack (live, the first time), so a reader that acks
+  // what it has processed resumes there after a restart; events after its
+  // last ack come again. Each logged event has a seq; an events_dropped
+  // event names the range ({from, to}) pruned before it was read.
+  subscribe({ clients, kinds, since, consumer } = {}) {
+    const params = {};
+    if (clients && clients.length) params.clients = clients;
+    if (kinds && kinds.length) params.kinds = kinds;
+    if (since !== undefined) params.since = since;
+    if (consumer) params.consumer = consumer;
+    return this.call('events.subscribe', params);
+  }
+
+  // ack records that consumer has processed every event up to seq (an
+  // event's seq, or an events_dropped event's to) and resolves to the
+  // consumer's position. Acking in batches is as good as acking each.
+  async ack(consumer, seq) {
+    return (await this.call('events.ack', { consumer, seq })).seq;
+  }
+
   // sendMedia sends a file as a media message: media is {kind, data,
   // mime?, filename?, caption?} with data a Buffer, sent base64-encoded in
   // the request's `data`. Node's net module cannot pass file descriptors
@@ -186,7 +211,7 @@ async function main() {
 
   try {
     // Subscribe first, so no state change between login and waiting is lost.
-    await wad.call('events.subscribe', { clients: [opts.client], kinds: ['state', 'qr'] });
+    await wad.subscribe({ clients: [opts.client], kinds: ['state', 'qr'] });
     session = await wad.call('session.login', { client: opts.client });
     console.log(`state ${session.state}`);
     show(session);
@@ -211,4 +236,8 @@ async function main() {
   }
 }
 
-main().then((code) => { process.exitCode = code; });
+if (require.main === module) {
+  main().then((code) => { process.exitCode = code; });
+}
+
+module.exports = { WadClient };

@@ -132,6 +132,37 @@ class WadClient:
         os.close(fd)
         return result
 
+    def subscribe(self, clients=None, kinds=None, since=None, consumer=None, deadline=None):
+        """Subscribe to events (empty clients or kinds: all) and return
+        {subscription, head, since}; the events then come from event().
+
+        Without since or consumer the events start now. since replays the
+        logged events after that seq (0: the whole log), then goes on
+        live. consumer names a durable reader: it starts after the last
+        seq acknowledged with ack() (live, the first time), so a reader
+        that acks what it has processed resumes there after a restart;
+        events after its last ack come again. Each logged event has a
+        "seq"; an "events_dropped" event names the range ("from", "to")
+        pruned from the log before it was read.
+        """
+        params = {}
+        if clients:
+            params["clients"] = list(clients)
+        if kinds:
+            params["kinds"] = list(kinds)
+        if since is not None:
+            params["since"] = since
+        if consumer:
+            params["consumer"] = consumer
+        return self.call("events.subscribe", params, deadline)
+
+    def ack(self, consumer, seq, deadline=None):
+        """Record that consumer has processed every event up to seq (an
+        event's "seq", or an events_dropped event's "to"); returns the
+        consumer's position. Acking in batches (every N events or
+        seconds) is as good as acking each."""
+        return self.call("events.ack", {"consumer": consumer, "seq": seq}, deadline)["seq"]
+
     def event(self, deadline):
         """Return the next event notification's params."""
         if self.events:
@@ -204,7 +235,7 @@ def main(argv=None):
         return 1
     try:
         # Subscribe first, so no state change between login and waiting is lost.
-        wad.call("events.subscribe", {"clients": [args.client], "kinds": ["state", "qr"]}, deadline)
+        wad.subscribe(clients=[args.client], kinds=["state", "qr"], deadline=deadline)
         session = wad.call("session.login", {"client": args.client}, deadline)
         print(f"state {session['state']}", flush=True)
         seen = set()
