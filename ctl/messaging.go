@@ -1,5 +1,7 @@
 package ctl
 
+import "time"
+
 // Messaging beyond text: the params and results of the media, reply,
 // reaction, edit, revoke, read, presence and download methods, and the
 // fields their events carry. docs/wire.md is the reference.
@@ -61,6 +63,7 @@ type ReactParams struct {
 	Chat   string `json:"chat"`
 	ID     string `json:"id"`
 	Emoji  string `json:"emoji"`
+	Wait   bool   `json:"wait,omitempty"`
 }
 
 // EditParams are the params of message.edit: new text for a message this
@@ -70,12 +73,72 @@ type EditParams struct {
 	Chat   string `json:"chat"`
 	ID     string `json:"id"`
 	Text   string `json:"text"`
+	Wait   bool   `json:"wait,omitempty"`
 }
 
 // MessageRef names one message of a chat: the params of message.revoke.
 type MessageRef struct {
 	Client string `json:"client"`
 	Chat   string `json:"chat"`
+	ID     string `json:"id"`
+	Wait   bool   `json:"wait,omitempty"`
+}
+
+// KindMessageStatus: a message this daemon queued (message.send, .react,
+// .edit, .revoke) changed state; Status says how.
+const KindMessageStatus = "message_status"
+
+// States of an outgoing message (MessageStatus.State), in the order they
+// are reached; failed ends it anywhere before sent.
+const (
+	OutQueued    = "queued"    // in the session's outbound queue
+	OutSent      = "sent"      // WhatsApp's server took it
+	OutDelivered = "delivered" // a device of the recipient got it
+	OutRead      = "read"      // the recipient read it
+	OutPlayed    = "played"    // the recipient played the voice note or video
+	OutFailed    = "failed"    // given up on; Reason says why
+)
+
+// Why an outgoing message failed (MessageStatus.Reason).
+const (
+	// FailReset: the daemon restarted in reaper mode reset, which
+	// clears the queue.
+	FailReset = "reset"
+	// FailLoggedOut: the session was logged out (or its login deleted)
+	// before the message went.
+	FailLoggedOut = "logged_out"
+	// FailRejected: WhatsApp or the backend refused it (Error says
+	// what); sending it again would fail the same way.
+	FailRejected = "rejected"
+	// FailUpstream: every attempt failed on the way to WhatsApp
+	// (network, timeouts); Error is the last one's.
+	FailUpstream = "upstream"
+)
+
+// MessageStatus is an outgoing message's place in the outbound queue and
+// after: the result of message.status and the payload of message_status
+// events. Timestamp is WhatsApp's server time of a sent message.
+type MessageStatus struct {
+	ID     string `json:"id"`
+	Client string `json:"client"`
+	Chat   string `json:"chat"`
+	Method string `json:"method"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// Code is the error code (ctl.Code*) of a failed message's Error.
+	Code      int       `json:"code,omitempty"`
+	Attempts  int       `json:"attempts,omitempty"`
+	Queued    time.Time `json:"queued"`
+	Sent      time.Time `json:"sent,omitzero"`
+	Delivered time.Time `json:"delivered,omitzero"`
+	Read      time.Time `json:"read,omitzero"`
+	Timestamp time.Time `json:"timestamp,omitzero"`
+}
+
+// MessageStatusParams are the params of message.status.
+type MessageStatusParams struct {
+	Client string `json:"client"`
 	ID     string `json:"id"`
 }
 

@@ -15,6 +15,7 @@ const (
 	MethodEdit      = "message.edit"
 	MethodRevoke    = "message.revoke"
 	MethodDownload  = "message.download"
+	MethodMsgStatus = "message.status"
 	MethodRead      = "chat.read"
 	MethodPresence  = "chat.presence"
 	MethodSubscribe = "events.subscribe"
@@ -88,6 +89,7 @@ var Methods = []Method{
 	{MethodEdit, Write},
 	{MethodRevoke, Write},
 	{MethodDownload, Read},
+	{MethodMsgStatus, Read},
 	{MethodRead, Write},
 	{MethodPresence, Write},
 	{MethodCheck, Read},

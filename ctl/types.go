@@ -169,7 +169,7 @@ const KindEventsDropped = "events_dropped"
 
 // Kinds lists every event kind.
 var Kinds = []string{KindState, KindQR, KindMessage, KindReceipt, KindReaction, KindEdit, KindRevoke,
-	KindCheckProgress, KindGroup, KindPresence, KindChatPresence, KindCall, KindContact, KindEventsDropped}
+	KindCheckProgress, KindGroup, KindPresence, KindChatPresence, KindCall, KindContact, KindMessageStatus, KindEventsDropped}
 
 // SeqRange is an inclusive range of event sequence numbers.
 type SeqRange struct {
@@ -199,6 +199,8 @@ type Event struct {
 	ChatPresence *ChatPresence  `json:"chat_presence,omitempty"`
 	Call         *Call          `json:"call,omitempty"`
 	Contact      *ContactChange `json:"contact,omitempty"`
+	// Status is a message_status event's message.
+	Status *MessageStatus `json:"status,omitempty"`
 	// EventsDropped is the range an events_dropped event reports lost.
 	EventsDropped *SeqRange `json:"events_dropped,omitempty"`
 	// Dropped counts the events this subscription lost before this one
@@ -235,6 +237,9 @@ type StatusResult struct {
 	// webhooks' delivery state.
 	EventLog *EventLogStatus `json:"event_log,omitempty"`
 	Webhooks []WebhookStatus `json:"webhooks,omitempty"`
+	// Queued counts the messages waiting in each client's outbound
+	// queue (clients with none omitted).
+	Queued map[string]int `json:"queued,omitempty"`
 	// Peer is the caller as the daemon sees it.
 	Peer *Peer `json:"peer,omitempty"`
 }
@@ -275,6 +280,9 @@ type LoginParams struct {
 // message of the same chat; Mentions (E.164 numbers or JIDs) are tagged
 // in a text or caption.
 type SendParams struct {
+	// Wait makes the call return once the message is sent or failed
+	// instead of once it is queued.
+	Wait     bool         `json:"wait,omitempty"`
 	Client   string       `json:"client"`
 	To       string       `json:"to"`
 	Text     string       `json:"text,omitempty"`
@@ -285,11 +293,13 @@ type SendParams struct {
 	Mentions []string     `json:"mentions,omitempty"`
 }
 
-// SendResult is the result of message.send: WhatsApp's message id and the
-// server's timestamp.
+// SendResult is the result of message.send, .react, .edit and .revoke:
+// the message's id and its State, queued; with wait, sent (and the
+// server's Timestamp), or an error for a failed message.
 type SendResult struct {
 	ID        string    `json:"id"`
-	Timestamp time.Time `json:"timestamp"`
+	State     string    `json:"state,omitempty"`
+	Timestamp time.Time `json:"timestamp,omitzero"`
 }
 
 // SubscribeParams are the params of events.subscribe. Empty Clients or

@@ -14,7 +14,14 @@ import (
 
 // Send sends one message: exactly one of Text, Media, Location and
 // Contact. Its result is ctl.SendResult.
+//
+// NewID, in Send, React, Edit and Revoke, is the id the message this
+// operation sends goes under (the outbound queue assigns it when it
+// queues the message, so that it is known before it is sent, and sending
+// again after a crash is recognisable as the same message); empty, the
+// backend makes one. The result's ID is the id the message went under.
 type Send struct {
+	NewID    string
 	To       string // a JID
 	Text     string
 	Media    *media.File // owned by the caller, who closes it after Do
@@ -32,6 +39,7 @@ func (Send) Method() string { return ctl.MethodSend }
 // React sets (or, with an empty Emoji, removes) this account's reaction
 // to a message. Its result is ctl.SendResult (the reaction's own id).
 type React struct {
+	NewID           string
 	Chat, ID, Emoji string
 }
 
@@ -41,6 +49,7 @@ func (React) Method() string { return ctl.MethodReact }
 // Edit replaces the text of a message this account sent. Its result is
 // ctl.SendResult.
 type Edit struct {
+	NewID          string
 	Chat, ID, Text string
 }
 
@@ -49,6 +58,7 @@ func (Edit) Method() string { return ctl.MethodEdit }
 
 // Revoke deletes a message for everyone. Its result is ctl.SendResult.
 type Revoke struct {
+	NewID    string
 	Chat, ID string
 }
 

@@ -676,7 +676,8 @@
 	// send sends one message the way whatsapp-web.js's sendMessage does
 	// for a user or group chat. spec: {text} or {media: {handle, kind,
 	// mime, filename, caption}} or {location: {lat, lng, name, address}}
-	// or {vcard, name}; plus replyTo (a message id of the chat) and
+	// or {vcard, name}; plus id (the id to send it under; WhatsApp Web
+	// makes one without it), replyTo (a message id of the chat) and
 	// mentions (@c.us JIDs). It resolves with the message id and
 	// timestamp once WhatsApp Web reports the send done.
 	ops.send = async (to, spec) => {
@@ -741,7 +742,7 @@
 			participant = isFn(Wid.asUserWidOrThrow) ? Wid.asUserWidOrThrow(from) : from;
 		}
 		const MsgKey = use('WAWebMsgKey', [], true);
-		const id = await MsgKey.newId();
+		const id = spec.id || await MsgKey.newId();
 		const key = new MsgKey({ from: from, to: chat.id, id: id, participant: participant, selfDir: 'out' });
 		const Eph = mod('WAWebGetEphemeralFieldsMsgActionsUtils');
 		const ephemeral = Eph && isFn(Eph.getEphemeralFields) ? Eph.getEphemeralFields(chat) : {};
@@ -798,10 +799,36 @@
 		return { id: (k && k.id) || '', t: ms ? Math.floor(ms / 1000) : now() };
 	};
 
+	// revokedId resolves with msg's id once it is revoked, or with ''
+	// after ms. WhatsApp Web sends a revoke under an id of its own, then
+	// re-keys the revoked message with that id (keeping the original in
+	// protocolMessageKey) and turns it into type "revoked".
+	const revokedId = (msg, ms) => new Promise((resolve) => {
+		if (!isFn(msg.on) || !isFn(msg.off)) {
+			resolve('');
+			return;
+		}
+		let timer;
+		const done = () => {
+			if (msg.type !== 'revoked') {
+				return;
+			}
+			clearTimeout(timer);
+			msg.off('change:type', done);
+			resolve((msg.id && msg.id.id) || '');
+		};
+		timer = setTimeout(() => {
+			msg.off('change:type', done);
+			resolve('');
+		}, ms);
+		msg.on('change:type', done);
+	});
+
 	// revoke deletes a message for everyone through Cmd.sendRevokeMsgs,
 	// if WAWebMsgActionCapability lets this account (as its sender or as
-	// a group admin) revoke it. whatsapp-web.js deletes it for this
-	// device only when it cannot be revoked; wad refuses instead.
+	// a group admin) revoke it, and reports the revoke's id.
+	// whatsapp-web.js deletes it for this device only when it cannot be
+	// revoked; wad refuses instead.
 	ops.revoke = async (to, id) => {
 		const chat = await chatOf(to);
 		const msg = await msgOf(chat, id);
@@ -813,12 +840,13 @@
 		}
 		const Cmd = use('WAWebCmd', ['Cmd'], false);
 		const revoke = method(Cmd, 'WAWebCmd.Cmd', 'sendRevokeMsgs');
+		const revoked = revokedId(msg, 10000);
 		if (atLeast('2.3000.0')) {
 			await revoke(chat, { list: [msg], type: 'message' }, { clearMedia: true });
 		} else {
 			await revoke(chat, [msg], { clearMedia: true, type: msg.id.fromMe ? 'Sender' : 'Admin' });
 		}
-		return { id: '', t: now() };
+		return { id: await revoked, t: now() };
 	};
 
 	// seen marks a chat read as whatsapp-web.js's sendSeen does (available,

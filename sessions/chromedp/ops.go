@@ -65,6 +65,11 @@ const (
 // is ctl.CodeBackendUnavailable naming the backend; a failure inside the
 // page is ctl.CodeUpstream; an operation that does not finish in time is
 // ctl.CodeTimeout.
+//
+// A Send goes under its NewID. WhatsApp Web makes the ids of reactions,
+// edits and revokes itself (sendReactionToMsg, sendMessageEdit and
+// sendRevokeMsgs take none), so their NewID is not used: the result
+// says the id WhatsApp Web chose.
 func (s *Session) Do(ctx context.Context, op sessions.Op) (any, error) {
 	switch op.(type) {
 	case sessions.Send, sessions.React, sessions.Edit, sessions.Revoke,
@@ -184,9 +189,9 @@ func (p pageSent) result() ctl.SendResult {
 
 // sendResult runs an operation that results in a ctl.SendResult. React
 // gives the reaction's own id as WhatsApp Web's reaction table records
-// it, Edit the id of the edit (the message's latestEditMsgKey); Revoke's
-// id is empty: WhatsApp Web does not expose the id of the revoke it
-// sends.
+// it, Edit the id of the edit (the message's latestEditMsgKey), Revoke
+// the id of the revoke (which WhatsApp Web gives the revoked message);
+// empty when WhatsApp Web did not show it in time.
 func (r *browserRun) sendResult(ctx context.Context, d time.Duration, what, name string, args ...any) (ctl.SendResult, error) {
 	raw, err := r.call(ctx, d, what, name, args...)
 	if err != nil {
@@ -241,6 +246,9 @@ func (r *browserRun) send(ctx context.Context, op sessions.Send) (ctl.SendResult
 		spec["text"] = op.Text
 	default:
 		return ctl.SendResult{}, ctl.Errorf(ctl.CodeInvalidParams, "nothing to send: give text, media, location or contact")
+	}
+	if op.NewID != "" {
+		spec["id"] = op.NewID
 	}
 	if op.ReplyTo != "" {
 		spec["replyTo"] = op.ReplyTo

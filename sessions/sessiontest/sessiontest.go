@@ -337,7 +337,8 @@ func (s *Session) Process() (int, int64) {
 }
 
 // Do performs Send: it records the message (reading a media file to
-// its end, as a backend uploading it would) and returns a made-up id.
+// its end, as a backend uploading it would) and returns its NewID, or a
+// made-up id without one.
 // It answers CheckPhones (numbers ending in an even digit are on
 // WhatsApp) and RejectCall; every other op is recorded in Ops and
 // refused as unsupported.
@@ -378,7 +379,11 @@ func (s *Session) Do(_ context.Context, op sessions.Op) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Sent = append(s.Sent, sent)
-	return ctl.SendResult{ID: fmt.Sprintf("TEST%04d", len(s.Sent)), Timestamp: time.Unix(1700000000, 0).UTC()}, nil
+	id := m.NewID // as the real backends do
+	if id == "" {
+		id = fmt.Sprintf("TEST%04d", len(s.Sent))
+	}
+	return ctl.SendResult{ID: id, Timestamp: time.Unix(1700000000, 0).UTC()}, nil
 }
 
 // Emit publishes a message or receipt event as the backend would.

@@ -154,12 +154,13 @@ func (s *session) send(ctx context.Context, r *run, op sessions.Send) (ctl.SendR
 	default:
 		msg = &waE2E.Message{Conversation: proto.String(op.Text)}
 	}
-	return s.sendBuilt(ctx, r, to, msg)
+	return s.sendBuilt(ctx, r, to, msg, op.NewID)
 }
 
-// sendBuilt sends msg to chat and remembers it.
-func (s *session) sendBuilt(ctx context.Context, r *run, chat types.JID, msg *waE2E.Message) (ctl.SendResult, error) {
-	resp, err := r.cli.SendMessage(ctx, chat, msg)
+// sendBuilt sends msg to chat under id (whatsmeow makes one when it is
+// empty) and remembers it.
+func (s *session) sendBuilt(ctx context.Context, r *run, chat types.JID, msg *waE2E.Message, id string) (ctl.SendResult, error) {
+	resp, err := r.cli.SendMessage(ctx, chat, msg, wa.SendRequestExtra{ID: types.MessageID(id)})
 	if err != nil {
 		return ctl.SendResult{}, sendError(s.env.Client, err)
 	}
@@ -387,7 +388,7 @@ func (s *session) react(ctx context.Context, r *run, op sessions.React) (ctl.Sen
 	if err != nil {
 		return ctl.SendResult{}, err
 	}
-	return s.sendBuilt(ctx, r, chat, r.cli.BuildReaction(chat, sender, op.ID, op.Emoji))
+	return s.sendBuilt(ctx, r, chat, r.cli.BuildReaction(chat, sender, op.ID, op.Emoji), op.NewID)
 }
 
 func (s *session) edit(ctx context.Context, r *run, op sessions.Edit) (ctl.SendResult, error) {
@@ -403,7 +404,7 @@ func (s *session) edit(ctx context.Context, r *run, op sessions.Edit) (ctl.SendR
 			return ctl.SendResult{}, ctl.Errorf(ctl.CodeInvalidParams, "message %s was sent %s ago: WhatsApp allows edits for %s", op.ID, time.Since(m.at).Round(time.Second), wa.EditWindow)
 		}
 	}
-	res, err := s.sendBuilt(ctx, r, chat, r.cli.BuildEdit(chat, op.ID, &waE2E.Message{Conversation: proto.String(op.Text)}))
+	res, err := s.sendBuilt(ctx, r, chat, r.cli.BuildEdit(chat, op.ID, &waE2E.Message{Conversation: proto.String(op.Text)}), op.NewID)
 	if err == nil {
 		s.recent.update(chat, op.ID, func(m *recentMsg) { m.msg = &waE2E.Message{Conversation: proto.String(op.Text)} })
 	}
@@ -425,7 +426,7 @@ func (s *session) revoke(ctx context.Context, r *run, op sessions.Revoke) (ctl.S
 		}
 		sender = m.sender
 	}
-	return s.sendBuilt(ctx, r, chat, r.cli.BuildRevoke(chat, sender, op.ID))
+	return s.sendBuilt(ctx, r, chat, r.cli.BuildRevoke(chat, sender, op.ID), op.NewID)
 }
 
 func (s *session) markRead(ctx context.Context, r *run, op sessions.MarkRead) (ctl.ReadResult, error) {

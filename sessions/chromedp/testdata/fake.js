@@ -46,7 +46,9 @@
 //   WAWebSocketModel Socket (state, hasSynced, logout), WAWebConnModel
 //     Conn (ref, pushname), WAWebCmd Cmd (refreshQR, logout events,
 //     sendRevokeMsgs(chat, {list, type:"message"}, {clearMedia}) for
-//     versions >= 2.3000), the QR registration modules.
+//     versions >= 2.3000, which sends the revoke under an id of its own
+//     and re-keys the revoked message with it, its own id going to
+//     protocolMessageKey), the QR registration modules.
 //   WAWebCollections Chat (get) and Msg (get, getMessagesById -> {messages},
 //     getModelsArray, events add / change:body / change:caption /
 //     change:type re-triggered from the models, as Backbone collections do).
@@ -234,6 +236,13 @@
 			return [model];
 		}
 		getModelsArray() { return Array.from(this._m.values()); }
+		replaceId(oldKey, newKey) {
+			const model = this._m.get(oldKey._serialized);
+			if (model) {
+				this._m.delete(oldKey._serialized);
+				this._m.set(newKey._serialized, model);
+			}
+		}
 	}
 
 	// A model re-triggers its events on the collections holding it.
@@ -555,8 +564,15 @@
 			'sendRevokeMsgs(chat, {list, type: "message"}, {clearMedia})');
 		for (const m of what.list) {
 			shape(m instanceof MsgModel, 'sendRevokeMsgs: list of messages');
-			m.set('type', 'revoked');
-			await sent({ kind: 'revoke', to: chat.id._serialized, target: m.id.id });
+			const revokeId = await MsgKey.newId();
+			await sent({ kind: 'revoke', to: chat.id._serialized, id: revokeId, target: m.id.id });
+			// As WAWebRevokeMsgAction does once the revoke is sent: the
+			// message goes under the revoke's id, keeping its own in
+			// protocolMessageKey.
+			const old = m.id;
+			const key = new MsgKey({ to: old.remote, id: revokeId, participant: old.participant, selfDir: old.fromMe ? 'out' : 'in' });
+			for (const c of m._colls) { c.replaceId(old, key); }
+			m.set({ protocolMessageKey: old, id: key, type: 'revoked' });
 		}
 	};
 	Cmd.sendDeleteMsgs = async () => {
