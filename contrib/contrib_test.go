@@ -70,11 +70,12 @@ func TestExampleConfigDocumentsEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Uncomment the examples: lines "# key = ..." and "# [[table]]".
+	// Uncomment the examples: lines "# key = ...", "# [[table]]" and
+	// "# [table]".
 	var b strings.Builder
 	for _, line := range strings.Split(string(data), "\n") {
 		if rest, ok := strings.CutPrefix(line, "# "); ok {
-			if strings.HasPrefix(rest, "[[") || (strings.Contains(rest, " = ") && !strings.Contains(rest, "  ")) {
+			if strings.HasPrefix(rest, "[") || (strings.Contains(rest, " = ") && !strings.Contains(rest, "  ")) {
 				line = rest
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/chromedp"
 	"github.com/wad-project/wad/sessions/eventlog"
+	"github.com/wad-project/wad/sessions/outbox"
 	"github.com/wad-project/wad/sessions/whatsmeow"
 )
 
@@ -45,6 +46,7 @@ type Config struct {
 
 	Sessions  SessionsConfig    `toml:"sessions"`
 	Events    EventsConfig      `toml:"events"`
+	Outbox    outbox.Config     `toml:"outbox"`
 	Webhooks  []webhooks.Config `toml:"webhooks"`
 	Whatsmeow whatsmeow.Config  `toml:"whatsmeow"`
 	Chromedp  chromedp.Config   `toml:"chromedp"`
@@ -114,6 +116,7 @@ func DefaultConfig() Config {
 			MaxAge:   eventlog.DefaultMaxAge,
 			MaxBytes: eventlog.DefaultMaxBytes,
 		},
+		Outbox: outbox.DefaultConfig(),
 	}
 }
 
@@ -276,6 +279,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Events.MaxBytes < 1<<20 {
 		errs = append(errs, errors.New("events.max_bytes: must be at least 1048576 (1 MiB)"))
+	}
+	if err := c.Outbox.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := webhooks.ValidateAll(c.Webhooks); err != nil {
 		errs = append(errs, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/eventlog"
 	"github.com/wad-project/wad/sessions/media"
+	"github.com/wad-project/wad/sessions/outbox"
 )
 
 // Options configure a Daemon.
@@ -50,6 +51,7 @@ type Daemon struct {
 	durable  *durable
 	events   *eventlog.Log
 	hooks    *webhooks.Dispatcher
+	out      *outbox.Outbox
 	table    table
 	notify   func(string)
 	// alive proves the registry is not wedged (watchdog); a test seam.
@@ -122,6 +124,12 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 			Log:           log,
 		}, backends...),
 	}
+	if err := du.openOutbox(ctx, &cfg, d.reg, log); err != nil {
+		ln.Close()
+		du.close()
+		return nil, err
+	}
+	d.out = du.out
 	if d.notify == nil {
 		d.notify = sdNotify(log)
 	}
@@ -270,6 +278,9 @@ func (d *Daemon) shutdown(leftovers <-chan struct{}) error {
 	case <-ctx.Done():
 		d.log.Warn("unlinking the logins left behind did not stop in time")
 	}
+	// The queue stops sending before the sessions end: what it was
+	// sending stays queued (preserve mode sends it after the restart).
+	d.durable.stopSending()
 	rerr := d.reg.Close(ctx)
 	if rerr != nil {
 		d.log.Error("stopping sessions", "err", rerr)

@@ -63,10 +63,10 @@ func TestEveryMethodOverTheSocket(t *testing.T) {
 		t.Fatalf("session.status: %+v, %v", got, err)
 	}
 
-	_, err = c.Send(bg, ctl.SendParams{Client: "sales", To: "+4915112345678", Text: "hi"})
+	_, err = c.Send(bg, ctl.SendParams{Wait: true, Client: "sales", To: "+4915112345678", Text: "hi"})
 	wantCode(t, "send before connected", err, ctl.CodeSessionNotReady)
 	b.Session("sales").St.Set(ctl.StateConnected, "", "")
-	r, err := c.Send(bg, ctl.SendParams{Client: "sales", To: "+4915112345678", Text: "hello"})
+	r, err := c.Send(bg, ctl.SendParams{Wait: true, Client: "sales", To: "+4915112345678", Text: "hello"})
 	if err != nil || r.ID == "" || r.Timestamp.IsZero() {
 		t.Fatalf("send: %+v, %v", r, err)
 	}
@@ -118,7 +118,7 @@ func TestEveryErrorCode(t *testing.T) {
 	wantCode(t, "invalid request", raw.errorOf(`{"jsonrpc":"2.0","id":1,"method":7}`), ctl.CodeInvalidRequest)
 	wantCode(t, "no method", c.Call(bg, "session.nope", nil, nil), ctl.CodeMethodNotFound)
 	wantCode(t, "bad client", c.Call(bg, ctl.MethodSession, ctl.ClientParams{Client: "a/b"}, nil), ctl.CodeInvalidParams)
-	_, err := c.Send(bg, ctl.SendParams{Client: "x", To: "+4915112345678", Text: "t"})
+	_, err := c.Send(bg, ctl.SendParams{Wait: true, Client: "x", To: "+4915112345678", Text: "t"})
 	wantCode(t, "no session", err, ctl.CodeSessionNotFound)
 	_, err = c.Login(bg, ctl.LoginParams{Client: "offline"})
 	wantCode(t, "upstream", err, ctl.CodeUpstream)
@@ -126,7 +126,7 @@ func TestEveryErrorCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Send(bg, ctl.SendParams{Client: "sales", To: "+4915112345678", Text: "t"})
+	_, err = c.Send(bg, ctl.SendParams{Wait: true, Client: "sales", To: "+4915112345678", Text: "t"})
 	wantCode(t, "not ready", err, ctl.CodeSessionNotReady)
 	_, err = c.Login(bg, ctl.LoginParams{Client: "slow", Backend: "chromedp"})
 	wantCode(t, "timeout", err, ctl.CodeTimeout)
@@ -452,7 +452,7 @@ func TestAccessRulesLimitWhatAPeerMayDo(t *testing.T) {
 	}
 	_, err = d.Client.Session(bg, "sales-eu")
 	wantCode(t, "status of a hidden client", err, ctl.CodePermissionDenied)
-	_, err = d.Client.Send(bg, ctl.SendParams{Client: "support", To: "+4915112345678", Text: "x"})
+	_, err = d.Client.Send(bg, ctl.SendParams{Wait: true, Client: "support", To: "+4915112345678", Text: "x"})
 	wantCode(t, "send with read access", err, ctl.CodePermissionDenied)
 	setAccess(daemon.AccessRule{Users: []string{"123456"}, Allow: "write"})
 	_, err = d.Client.Status(bg)

@@ -13,24 +13,31 @@ import (
 	"github.com/wad-project/wad/daemon/webhooks"
 	"github.com/wad-project/wad/internal/store"
 	"github.com/wad-project/wad/reaper"
+	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/eventlog"
+	"github.com/wad-project/wad/sessions/outbox"
 )
 
 // durable is what the daemon keeps in <state>/wad.db: the event log and
-// the webhooks that deliver it, with the goroutines that prune the one
-// and run the other.
+// the webhooks that deliver it, and the outbound queue, with the
+// goroutines that prune the log, run the webhooks and send the queue.
 type durable struct {
 	db     *store.DB
 	events *eventlog.Log
 	hooks  *webhooks.Dispatcher
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	out    *outbox.Outbox
+	// stop ends the webhooks and the pruning, stopOut the queue's
+	// sending (first, at shutdown: before the sessions end).
+	stop, stopOut context.CancelFunc
+	wg, outWG     sync.WaitGroup
 }
 
-// openDurable opens the database, the event log and the webhooks. In
-// reaper mode reset it empties the log and forgets the webhooks'
-// positions, as the reaper deleted the logins: the daemon starts afresh
-// (the log's seq goes on, so no reader mistakes new events for old).
+// openDurable opens the database, the event log, the webhooks and the
+// outbound queue. In reaper mode reset it empties the log, forgets the
+// webhooks' positions and fails what the queue held (reason reset), as
+// the reaper deleted the logins: the daemon starts afresh (the log's seq
+// goes on, so no reader mistakes new events for old; the failures are
+// the first events of the new log, which the webhooks deliver).
 func openDurable(ctx context.Context, cfg *Config, log *slog.Logger, version string) (*durable, error) {
 	db, err := store.Open(ctx, filepath.Join(cfg.StateDir, store.FileName))
 	if err != nil {
@@ -69,16 +76,45 @@ func (du *durable) open(ctx context.Context, cfg *Config, log *slog.Logger, vers
 	return nil
 }
 
-// start prunes the log and runs the webhooks until close.
+// openOutbox opens the outbound queue, which sends through reg; in
+// reaper mode reset it fails what the queue held.
+func (du *durable) openOutbox(ctx context.Context, cfg *Config, reg *sessions.Registry, log *slog.Logger) error {
+	var err error
+	du.out, err = outbox.Open(ctx, du.db, reg, cfg.Outbox, outbox.Options{SpoolDir: filepath.Join(cfg.StateDir, "outbox"), Log: log})
+	if err != nil {
+		return fmt.Errorf("opening the outbound queue: %w", err)
+	}
+	if cfg.Reaper.Effective().Mode == reaper.ModeReset {
+		if err := du.out.Reset(ctx); err != nil {
+			return fmt.Errorf("resetting the outbound queue: %w", err)
+		}
+	}
+	return nil
+}
+
+// start prunes the log, runs the webhooks and sends the queue until
+// close.
 func (du *durable) start() {
 	ctx, stop := context.WithCancel(context.Background())
-	du.stop = stop
+	octx, stopOut := context.WithCancel(context.Background())
+	du.stop, du.stopOut = stop, stopOut
 	du.wg.Go(func() { du.events.Run(ctx) })
 	du.wg.Go(func() { du.hooks.Run(ctx) })
+	du.outWG.Go(func() { du.out.Run(octx) })
+}
+
+// stopSending stops the queue's workers; what they were sending stays
+// queued for the next start.
+func (du *durable) stopSending() {
+	if du.stopOut != nil {
+		du.stopOut()
+	}
+	du.outWG.Wait()
 }
 
 // close stops what start started and closes the database.
 func (du *durable) close() error {
+	du.stopSending()
 	if du.stop != nil {
 		du.stop()
 	}

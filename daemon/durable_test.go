@@ -10,6 +10,8 @@ import (
 	"github.com/wad-project/wad/daemon"
 	"github.com/wad-project/wad/daemon/daemontest"
 	"github.com/wad-project/wad/reaper"
+	"github.com/wad-project/wad/sessions"
+	"github.com/wad-project/wad/sessions/sessiontest"
 )
 
 // startMode starts a daemon on stateDir in reaper mode mode.
@@ -107,4 +109,54 @@ func TestEventLogSurvivesPreserveRestartsAndResetEmptiesIt(t *testing.T) {
 	past := uint64(7)
 	_, err = d.Client.Watch(bg, ctl.SubscribeParams{Since: &past})
 	wantCode(t, "since past the head", err, ctl.CodeInvalidParams)
+}
+
+// A message queued while its session is disconnected waits through a
+// preserve restart and is failed, reason reset, by a reset restart: the
+// queue is in wad.db and follows the mode as the logins do.
+func TestQueueSurvivesPreserveRestartsAndResetFailsIt(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	b := &sessiontest.Backend{Connect: true}
+	start := func(mode string) *daemontest.Daemon {
+		return daemontest.Start(t, daemontest.Options{StateDir: dir, Backends: []sessions.Backend{b},
+			Config: func(c *daemon.Config) { c.Reaper.Mode = mode }})
+	}
+	d := start(reaper.ModePreserve)
+	if _, err := d.Client.Login(bg, ctl.LoginParams{Client: "sales"}); err != nil {
+		t.Fatal(err)
+	}
+	b.Session("sales").St.Set(ctl.StateDisconnected, ctl.ReasonNetwork, "")
+	res, err := d.Client.Send(bg, ctl.SendParams{Client: "sales", To: "+4915112345678", Text: "later"})
+	if err != nil || res.State != ctl.OutQueued {
+		t.Fatalf("send while disconnected: %+v, %v", res, err)
+	}
+	status := func(d *daemontest.Daemon) ctl.MessageStatus {
+		t.Helper()
+		var st ctl.MessageStatus
+		if err := d.Client.Call(bg, ctl.MethodMsgStatus, ctl.MessageStatusParams{Client: "sales", ID: res.ID}, &st); err != nil {
+			t.Fatalf("message.status: %v", err)
+		}
+		return st
+	}
+	if st, _ := d.Client.Status(bg); st.Queued["sales"] != 1 {
+		t.Fatalf("wad.status queued %v, want sales 1", st.Queued)
+	}
+	d.Stop()
+
+	d = start(reaper.ModePreserve)
+	if st := status(d); st.State != ctl.OutQueued {
+		t.Fatalf("after a preserve restart: %+v, want still queued", st)
+	}
+	d.Stop()
+
+	d = start(reaper.ModeReset)
+	if st := status(d); st.State != ctl.OutFailed || st.Reason != ctl.FailReset || st.Code != ctl.CodeSessionNotReady {
+		t.Fatalf("after a reset restart: %+v, want failed, reason reset", st)
+	}
+	if st, _ := d.Client.Status(bg); len(st.Queued) != 0 {
+		t.Fatalf("wad.status queued %v after a reset", st.Queued)
+	}
+	if len(b.Session("sales").Sent) != 0 {
+		t.Fatalf("the reset queue's message was sent: %+v", b.Session("sales").Sent)
+	}
 }

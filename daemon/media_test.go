@@ -77,13 +77,13 @@ func TestMediaByDataAndByDescriptorArriveWhole(t *testing.T) {
 	fd0 := 0
 
 	// base64 data
-	if _, err := d.Client.Send(ctx, ctl.SendParams{Client: "sales", To: "+4915112345678",
+	if _, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "sales", To: "+4915112345678",
 		Media: &ctl.Media{Kind: ctl.MediaImage, Data: img, Caption: "by data"}}); err != nil {
 		t.Fatalf("send by data: %v", err)
 	}
 	// a regular file's descriptor
 	var res ctl.SendResult
-	if err := d.Client.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Client: "sales", To: "+4915112345678",
+	if err := d.Client.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Wait: true, Client: "sales", To: "+4915112345678",
 		Media: &ctl.Media{Kind: ctl.MediaImage, FD: &fd0}}, &res, writeFile(t, img)); err != nil {
 		t.Fatalf("send by fd: %v", err)
 	}
@@ -93,7 +93,7 @@ func TestMediaByDataAndByDescriptorArriveWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { pw.Write(img); pw.Close() }()
-	if err := d.Client.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Client: "sales", To: "+4915112345678",
+	if err := d.Client.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Wait: true, Client: "sales", To: "+4915112345678",
 		Media: &ctl.Media{Kind: ctl.MediaDocument, FD: &fd0, Filename: "chart.png"}}, &res, pr); err != nil {
 		t.Fatalf("send by pipe: %v", err)
 	}
@@ -181,7 +181,7 @@ func TestPassedDescriptorsAreClosed(t *testing.T) {
 	for range 20 {
 		f := writeFile(t, img)
 		// used
-		if err := d.Client.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Client: "sales", To: "+4915112345678",
+		if err := d.Client.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Wait: true, Client: "sales", To: "+4915112345678",
 			Media: &ctl.Media{Kind: ctl.MediaImage, FD: &fd0}}, nil, f); err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +256,7 @@ func TestMediaLineLimitIsItsOwn(t *testing.T) {
 	ctx := context.Background()
 	big := make([]byte, 3<<19) // 1.5 MiB, 2 MiB as base64
 	rand.Read(big)
-	if _, err := d.Client.Send(ctx, ctl.SendParams{Client: "sales", To: "+4915112345678",
+	if _, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "sales", To: "+4915112345678",
 		Media: &ctl.Media{Kind: ctl.MediaDocument, Data: big, Filename: "big.bin"}}); err != nil {
 		t.Fatalf("a media request over max_request_bytes but under max_media_request_bytes: %v", err)
 	}

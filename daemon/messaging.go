@@ -3,17 +3,20 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/media"
+	"github.com/wad-project/wad/sessions/outbox"
 )
 
 // The messaging methods: they validate params, check the session can do
 // the operation, read media from the request (base64 or a passed
-// descriptor, never a path), and hand one sessions.Op to the registry.
+// descriptor, never a path), and hand one sessions.Op to the registry,
+// or, for the methods that send a message, to the outbound queue.
 // Everything a peer can get wrong is refused before anything is uploaded.
 
 // maxMentions bounds the mentions of one message.
@@ -29,7 +32,7 @@ func (d *Daemon) send(ctx context.Context, c *call, a ctl.SendParams) (ctl.SendR
 	if err != nil {
 		return ctl.SendResult{}, err
 	}
-	if err := d.reg.Check(a.Client, op); err != nil {
+	if err := d.out.Check(a.Client, op); err != nil {
 		return ctl.SendResult{}, err
 	}
 	if a.Media != nil {
@@ -37,10 +40,49 @@ func (d *Daemon) send(ctx context.Context, c *call, a ctl.SendParams) (ctl.SendR
 		if err != nil {
 			return ctl.SendResult{}, err
 		}
-		defer f.Close()
-		op.Media = f
+		op.Media = f // the queue's from here
 	}
-	return doAs[ctl.SendResult](ctx, d, a.Client, op)
+	return d.queue(ctx, a.Client, op, a.Wait)
+}
+
+// queue puts op in the client's outbound queue and returns its id as
+// queued or, with wait, once it is sent (or an error for a failed one).
+func (d *Daemon) queue(ctx context.Context, client string, op sessions.Op, wait bool) (ctl.SendResult, error) {
+	st, err := d.out.Enqueue(ctx, client, op)
+	if err != nil {
+		return ctl.SendResult{}, err
+	}
+	if wait {
+		if st, err = d.out.Wait(ctx, client, st.ID); err != nil {
+			return ctl.SendResult{}, err
+		}
+		if st.State == ctl.OutFailed {
+			code := st.Code
+			if code == 0 {
+				code = ctl.CodeUpstream
+			}
+			return ctl.SendResult{}, ctl.Errorf(code, "message %s failed (%s): %s", st.ID, st.Reason, st.Error)
+		}
+	}
+	return ctl.SendResult{ID: st.ID, State: st.State, Timestamp: st.Timestamp}, nil
+}
+
+// messageStatus returns what the outbound queue knows of a message.
+func (d *Daemon) messageStatus(ctx context.Context, c *call, a ctl.MessageStatusParams) (ctl.MessageStatus, error) {
+	if err := c.client(a.Client); err != nil {
+		return ctl.MessageStatus{}, err
+	}
+	if err := ctl.ValidateMessageID("id", a.ID); err != nil {
+		return ctl.MessageStatus{}, err
+	}
+	st, err := d.out.Status(ctx, a.Client, a.ID)
+	if errors.Is(err, outbox.ErrNotFound) {
+		return st, ctl.Errorf(ctl.CodeInvalidParams, "client %s queued no message %s (or it is older than outbox.keep)", a.Client, a.ID)
+	}
+	if err != nil {
+		return st, ctl.Errorf(ctl.CodeInternal, "reading message %s: %v", a.ID, err)
+	}
+	return st, nil
 }
 
 // sendOp validates message.send's params but for the media bytes.
@@ -185,7 +227,11 @@ func (d *Daemon) react(ctx context.Context, c *call, a ctl.ReactParams) (ctl.Sen
 	if err := ctl.ValidateEmoji(a.Emoji); err != nil {
 		return ctl.SendResult{}, err
 	}
-	return doAs[ctl.SendResult](ctx, d, a.Client, sessions.React{Chat: chat, ID: a.ID, Emoji: a.Emoji})
+	op := sessions.React{Chat: chat, ID: a.ID, Emoji: a.Emoji}
+	if err := d.out.Check(a.Client, op); err != nil {
+		return ctl.SendResult{}, err
+	}
+	return d.queue(ctx, a.Client, op, a.Wait)
 }
 
 func (d *Daemon) edit(ctx context.Context, c *call, a ctl.EditParams) (ctl.SendResult, error) {
@@ -196,7 +242,11 @@ func (d *Daemon) edit(ctx context.Context, c *call, a ctl.EditParams) (ctl.SendR
 	if err := ctl.ValidateText(a.Text); err != nil {
 		return ctl.SendResult{}, err
 	}
-	return doAs[ctl.SendResult](ctx, d, a.Client, sessions.Edit{Chat: chat, ID: a.ID, Text: a.Text})
+	op := sessions.Edit{Chat: chat, ID: a.ID, Text: a.Text}
+	if err := d.out.Check(a.Client, op); err != nil {
+		return ctl.SendResult{}, err
+	}
+	return d.queue(ctx, a.Client, op, a.Wait)
 }
 
 func (d *Daemon) revoke(ctx context.Context, c *call, a ctl.MessageRef) (ctl.SendResult, error) {
@@ -204,7 +254,11 @@ func (d *Daemon) revoke(ctx context.Context, c *call, a ctl.MessageRef) (ctl.Sen
 	if err != nil {
 		return ctl.SendResult{}, err
 	}
-	return doAs[ctl.SendResult](ctx, d, a.Client, sessions.Revoke{Chat: chat, ID: a.ID})
+	op := sessions.Revoke{Chat: chat, ID: a.ID}
+	if err := d.out.Check(a.Client, op); err != nil {
+		return ctl.SendResult{}, err
+	}
+	return d.queue(ctx, a.Client, op, a.Wait)
 }
 
 // maxReadIDs bounds the ids of one chat.read.

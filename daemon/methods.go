@@ -34,6 +34,7 @@ func (d *Daemon) methods(spec []ctl.Method) table {
 		ctl.MethodEdit:              bind(d.edit),
 		ctl.MethodRevoke:            bind(d.revoke),
 		ctl.MethodDownload:          bind(d.download),
+		ctl.MethodMsgStatus:         bind(d.messageStatus),
 		ctl.MethodRead:              bind(d.read),
 		ctl.MethodPresence:          bind(d.presence),
 		ctl.MethodCheck:             bind(d.check),
@@ -85,6 +86,7 @@ func (d *Daemon) status(ctx context.Context, c *call, _ ctl.Empty) (ctl.StatusRe
 		Default:       cfg.Sessions.DefaultBackend,
 		Subscriptions: d.reg.Bus().Len(),
 		Webhooks:      d.webhookStatus(ctx),
+		Queued:        d.out.Queued(),
 	}
 	if st, err := d.events.Status(ctx); err != nil {
 		d.log.Warn("reading the event log's status", "err", err)

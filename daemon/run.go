@@ -50,7 +50,8 @@ func Run(path, version string, stderr io.Writer) error {
 }
 
 // Reload re-reads the config at path and applies what can change while
-// running: log_level, the [[access]] rules, sessions.max_sessions, and
+// running: log_level, the [[access]] rules, sessions.max_sessions, the
+// [outbox] pacing (from each client's next send), and
 // reaper.mode as far as the next shutdown goes (reset logs every session
 // out, preserve stops them; the next start's reaper reads the file).
 // socket, state_dir, sessions.default_backend and sessions.start_timeout
@@ -72,6 +73,7 @@ func (d *Daemon) Reload(path string, level *slog.LevelVar) {
 	d.pol.Store(newAccessPolicy(cfg.Access))
 	d.reg.SetMaxSessions(cfg.Sessions.MaxSessions)
 	d.reg.SetUnlinkOnClose(unlinkOnClose(cfg))
+	d.out.SetConfig(cfg.Outbox)
 	for _, k := range []struct {
 		name     string
 		old, new string

@@ -161,7 +161,7 @@ func TestOversizedRequestIsAnsweredWithItsID(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(bg, 5*time.Second)
 	defer cancel()
-	_, err := d.Client.Send(ctx, ctl.SendParams{Client: "sales", To: "+4915112345678", Text: text})
+	_, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "sales", To: "+4915112345678", Text: text})
 	wantCode(t, "oversized send", err, ctl.CodeInvalidRequest)
 	if _, err := d.Client.Status(ctx); err != nil {
 		t.Fatalf("client unusable after an oversized request: %v", err)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -203,8 +205,8 @@ func plural(n int64, one, many string) string {
 	return strconv.FormatInt(n, 10) + " " + many
 }
 
-// printEventLog prints status's lines about the event log and the
-// webhooks.
+// printEventLog prints status's lines about the event log, the
+// webhooks and the outbound queues.
 func (a *app) printEventLog(st *ctl.StatusResult) {
 	if l := st.EventLog; l != nil {
 		consumers := plural(int64(l.Consumers), "consumer", "consumers")
@@ -225,6 +227,14 @@ func (a *app) printEventLog(st *ctl.StatusResult) {
 			line += "; last error: " + printable(w.LastError)
 		}
 		fmt.Fprintln(a.stdout, line)
+	}
+	if len(st.Queued) > 0 {
+		clients := slices.Sorted(maps.Keys(st.Queued))
+		parts := make([]string, len(clients))
+		for i, c := range clients {
+			parts[i] = fmt.Sprintf("%s %d", c, st.Queued[c])
+		}
+		fmt.Fprintf(a.stdout, "queued to send: %s\n", strings.Join(parts, ", "))
 	}
 }
 

@@ -54,7 +54,7 @@ func (st *durableStub) handle(r stubRequest) (any, *ctl.Error) {
 	case ctl.MethodStatus:
 		return ctl.StatusResult{Version: "test", PID: 4242, Uptime: 3725, Socket: "/run/wad/wad.sock",
 			EventLog: &ctl.EventLogStatus{Head: 1234, Oldest: 1001, Events: 234, Bytes: 1_536_000, Consumers: 2},
-			Webhooks: stubWebhooks()}, nil
+			Webhooks: stubWebhooks(), Queued: map[string]int{"support": 2, "sales": 17}}, nil
 	case ctl.MethodList:
 		return ctl.ListResult{Sessions: []ctl.Session{{Client: "sales", Backend: "whatsmeow", State: ctl.StateConnected,
 			JID: alice, Since: time.Date(2026, 12, 3, 15, 4, 5, 0, time.Local)}}}, nil

@@ -32,6 +32,12 @@ comes from --mime or the file's extension: .jpg .jpeg .png .webp image,
 .mp4 .m4v .3gp video, .mp3 .m4a .aac .ogg .oga .opus .amr audio, anything
 else document (a sticker needs --kind sticker, a voice note --kind voice).
 
+The message goes into the client's outbound queue, which sends at the
+pace wad.toml's [outbox] sets; send waits until it is sent and prints
+its id and WhatsApp's timestamp (or why it failed), at most --timeout:
+the message then stays queued (` + "`wactl message status`" + ` follows it).
+--no-wait prints the id as soon as the message is queued.
+
 examples:
   wactl send sales +4915112345678 "hello"
   wactl send sales +4915112345678 --file photo.jpg --caption "the view"
@@ -59,6 +65,7 @@ func (l *stringList) Set(s string) error {
 }
 
 type sendOpts struct {
+	queueOpts
 	file, kind, mime, caption, filename string
 	replyTo                             string
 	mentions                            stringList
@@ -79,7 +86,118 @@ func sendFlags(fs *flag.FlagSet) func(*app, context.Context, []string) error {
 	fs.StringVar(&o.name, "name", "", "the location's `NAME`")
 	fs.StringVar(&o.address, "address", "", "the location's `ADDRESS`")
 	fs.StringVar(&o.contact, "contact", "", "send a contact card `NAME=PHONE`")
+	o.queueOpts.flags(fs)
 	return func(a *app, ctx context.Context, args []string) error { return a.send(ctx, args, o) }
+}
+
+// queueOpts are the flags of the commands that queue a message: send,
+// react, edit and revoke.
+type queueOpts struct {
+	noWait  bool
+	timeout time.Duration
+}
+
+func (o *queueOpts) flags(fs *flag.FlagSet) {
+	fs.BoolVar(&o.noWait, "no-wait", false, "print the message id once it is queued instead of waiting until it is sent")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "wait at most `DURATION` for the message to be sent (it stays queued)")
+}
+
+// queuedFlags gives a react, edit or revoke command the queue's flags.
+func queuedFlags(f func(*app, context.Context, []string, *queueOpts) error) func(*flag.FlagSet) func(*app, context.Context, []string) error {
+	return func(fs *flag.FlagSet) func(*app, context.Context, []string) error {
+		o := &queueOpts{}
+		o.flags(fs)
+		return func(a *app, ctx context.Context, args []string) error { return f(a, ctx, args, o) }
+	}
+}
+
+// queue calls method, which queues a message of client, and, unless
+// --no-wait, follows the message's status events until it is sent or
+// failed. It prints done (for a send: "sent" and the id) and the time.
+func (a *app) queue(ctx context.Context, o *queueOpts, client, method string, params any, done string, files ...*os.File) error {
+	var w *ctl.Watcher
+	if !o.noWait {
+		ctx2, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+		ctx = ctx2
+		// Subscribed first, so that no status change is missed.
+		var err error
+		if w, err = a.client.Watch(ctx, ctl.SubscribeParams{Clients: []string{client}, Kinds: []string{ctl.KindMessageStatus}}); err != nil {
+			return err
+		}
+		defer w.Close()
+	}
+	var r ctl.SendResult
+	if err := a.client.CallFiles(ctx, method, params, &r, files...); err != nil {
+		return err
+	}
+	if w == nil {
+		if a.json {
+			return a.printJSON(r)
+		}
+		fmt.Fprintf(a.stdout, "queued %s\n", r.ID)
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("message %s not sent within %s; it stays queued (wactl message status %s %s)", r.ID, o.timeout, client, r.ID)
+		case ev, ok := <-w.C:
+			if !ok {
+				return fmt.Errorf("the daemon closed the connection; message %s is queued", r.ID)
+			}
+			st := ev.Status
+			if st == nil || st.ID != r.ID {
+				continue
+			}
+			switch st.State {
+			case ctl.OutQueued:
+				continue
+			case ctl.OutFailed:
+				code := st.Code
+				if code == 0 {
+					code = ctl.CodeUpstream
+				}
+				return ctl.Errorf(code, "message %s failed (%s): %s", st.ID, st.Reason, st.Error)
+			}
+			if a.json {
+				return a.printJSON(ctl.SendResult{ID: st.ID, State: st.State, Timestamp: st.Timestamp})
+			}
+			if done == "" {
+				done = "sent " + st.ID
+			}
+			fmt.Fprintf(a.stdout, "%s at %s\n", done, st.Timestamp.Local().Format(time.RFC3339))
+			return nil
+		}
+	}
+}
+
+// messageStatus prints where a queued message is.
+func (a *app) messageStatus(ctx context.Context, args []string) error {
+	var st ctl.MessageStatus
+	if err := a.client.Call(ctx, ctl.MethodMsgStatus, ctl.MessageStatusParams{Client: args[0], ID: args[1]}, &st); err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(st)
+	}
+	fmt.Fprintf(a.stdout, "%s %s to %s: %s", st.ID, st.Method, st.Chat, st.State)
+	if st.State == ctl.OutFailed {
+		fmt.Fprintf(a.stdout, " (%s): %s", st.Reason, st.Error)
+	}
+	fmt.Fprintln(a.stdout)
+	for _, t := range []struct {
+		what string
+		at   time.Time
+	}{{"queued", st.Queued}, {"sent", st.Sent}, {"delivered", st.Delivered}, {"read", st.Read}} {
+		if !t.at.IsZero() {
+			fmt.Fprintf(a.stdout, "  %-9s %s\n", t.what, t.at.Local().Format(time.RFC3339))
+		}
+	}
+	if st.Attempts > 1 {
+		fmt.Fprintf(a.stdout, "  %d attempts\n", st.Attempts)
+	}
+	return nil
 }
 
 // readText returns arg, or stdin's text (without one trailing newline)
@@ -167,15 +285,7 @@ func (a *app) send(ctx context.Context, args []string, o *sendOpts) error {
 	default:
 		p.Text = text
 	}
-	var r ctl.SendResult
-	if err := a.client.CallFiles(ctx, ctl.MethodSend, p, &r, files...); err != nil {
-		return err
-	}
-	if a.json {
-		return a.printJSON(r)
-	}
-	fmt.Fprintf(a.stdout, "sent %s at %s\n", r.ID, r.Timestamp.Local().Format(time.RFC3339))
-	return nil
+	return a.queue(ctx, &o.queueOpts, p.Client, ctl.MethodSend, p, "", files...)
 }
 
 // openMedia opens the file to send (path "-": stdin) for passing to the
@@ -264,47 +374,27 @@ func parseLocation(s string) (*ctl.Location, error) {
 	return &ctl.Location{Lat: lat, Lon: lon}, nil
 }
 
-// sent prints the result of react, edit or revoke.
-func (a *app) sent(r ctl.SendResult, what string) error {
-	if a.json {
-		return a.printJSON(r)
-	}
-	fmt.Fprintf(a.stdout, "%s at %s\n", what, r.Timestamp.Local().Format(time.RFC3339))
-	return nil
-}
-
-func (a *app) react(ctx context.Context, args []string) error {
+func (a *app) react(ctx context.Context, args []string, o *queueOpts) error {
 	p := ctl.ReactParams{Client: args[0], Chat: args[1], ID: args[2], Emoji: args[3]}
-	var r ctl.SendResult
-	if err := a.client.Call(ctx, ctl.MethodReact, p, &r); err != nil {
-		return err
-	}
+	done := "reacted " + p.Emoji + " to " + p.ID
 	if p.Emoji == "" {
-		return a.sent(r, "removed the reaction to "+p.ID)
+		done = "removed the reaction to " + p.ID
 	}
-	return a.sent(r, "reacted "+p.Emoji+" to "+p.ID)
+	return a.queue(ctx, o, p.Client, ctl.MethodReact, p, done)
 }
 
-func (a *app) edit(ctx context.Context, args []string) error {
+func (a *app) edit(ctx context.Context, args []string, o *queueOpts) error {
 	text, err := a.readText(args[3])
 	if err != nil {
 		return err
 	}
 	p := ctl.EditParams{Client: args[0], Chat: args[1], ID: args[2], Text: text}
-	var r ctl.SendResult
-	if err := a.client.Call(ctx, ctl.MethodEdit, p, &r); err != nil {
-		return err
-	}
-	return a.sent(r, "edited "+p.ID)
+	return a.queue(ctx, o, p.Client, ctl.MethodEdit, p, "edited "+p.ID)
 }
 
-func (a *app) revoke(ctx context.Context, args []string) error {
+func (a *app) revoke(ctx context.Context, args []string, o *queueOpts) error {
 	p := ctl.MessageRef{Client: args[0], Chat: args[1], ID: args[2]}
-	var r ctl.SendResult
-	if err := a.client.Call(ctx, ctl.MethodRevoke, p, &r); err != nil {
-		return err
-	}
-	return a.sent(r, "revoked "+p.ID)
+	return a.queue(ctx, o, p.Client, ctl.MethodRevoke, p, "revoked "+p.ID)
 }
 
 func (a *app) read(ctx context.Context, args []string) error {

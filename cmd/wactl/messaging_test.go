@@ -46,6 +46,12 @@ func (rec *recorder) set(f func(*recorder)) {
 }
 
 func (rec *recorder) handle(r stubRequest) (any, *ctl.Error) {
+	switch r.Method {
+	case ctl.MethodSubscribe:
+		return ctl.SubscribeResult{Subscription: "S1"}, nil
+	case ctl.MethodUnsubscribe:
+		return ctl.OK{OK: true}, nil
+	}
 	rec.mu.Lock()
 	write, fail, download := rec.write, rec.fail, rec.download
 	rec.mu.Unlock()
@@ -84,7 +90,12 @@ func (rec *recorder) handle(r stubRequest) (any, *ctl.Error) {
 		}
 		return ctl.DownloadResult{Kind: "image", Mime: "image/jpeg", Filename: "photo.jpg", Size: int64(len(write)), SHA256: "abc123"}, nil
 	}
-	return ctl.SendResult{ID: "3EB0STUB", Timestamp: sentAt}, nil
+	// A queued message, sent right after: as the daemon's queue says
+	// it to a subscriber of message_status.
+	return stubThen{Result: ctl.SendResult{ID: "3EB0STUB", State: ctl.OutQueued}, Then: func() {
+		r.Notify(ctl.Event{Subscription: "S1", Client: "sales", Kind: ctl.KindMessageStatus,
+			Status: &ctl.MessageStatus{ID: "3EB0STUB", Client: "sales", State: ctl.OutSent, Timestamp: sentAt}})
+	}}, nil
 }
 
 func (rec *recorder) files(i int) []passedFile {
@@ -112,7 +123,7 @@ func TestSendFilePassesTheDescriptorNotThePath(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "sent 3EB0STUB at ") {
 		t.Fatalf("send --file: exit %d, %q %q", code, out, errs)
 	}
-	reqs := s.Requests()
+	reqs := s.Calls()
 	if len(reqs) != 1 || reqs[0].Method != ctl.MethodSend {
 		t.Fatalf("requests: %+v", reqs)
 	}
@@ -136,7 +147,7 @@ func TestSendFilePassesTheDescriptorNotThePath(t *testing.T) {
 
 	// TEXT is the caption, and - reads it from stdin.
 	code, _, errs = wactl(t, s.Socket, "a caption\non two lines\n", "send", "sales", "+4915112345678", "--file", path, "-")
-	reqs = s.Requests()
+	reqs = s.Calls()
 	reqs[1].decode(t, &p)
 	if code != 0 || p.Media == nil || p.Media.Caption != "a caption\non two lines" {
 		t.Errorf("caption from stdin: exit %d %s, media %+v", code, errs, p.Media)
@@ -152,7 +163,7 @@ func TestSendFileFromStdin(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	var p ctl.SendParams
-	s.Requests()[0].decode(t, &p)
+	s.Calls()[0].decode(t, &p)
 	if p.Media == nil || p.Media.Kind != ctl.MediaDocument || p.Media.Filename != "offer.pdf" || p.Media.Mime != "application/pdf" || *p.Media.FD != 0 {
 		t.Errorf("media = %+v", p.Media)
 	}
@@ -195,13 +206,13 @@ func TestSendKindGuess(t *testing.T) {
 	} {
 		path := filepath.Join(dir, tc.file)
 		os.WriteFile(path, []byte("x"), 0o600)
-		n := len(s.Requests())
+		n := len(s.Calls())
 		code, _, errs := wactl(t, s.Socket, "", append([]string{"send", "sales", "+4915112345678", "--file", path}, tc.args...)...)
 		var p ctl.SendParams
-		if code != 0 || len(s.Requests()) != n+1 {
+		if code != 0 || len(s.Calls()) != n+1 {
 			t.Fatalf("%s %v: exit %d %s", tc.file, tc.args, code, errs)
 		}
-		s.Requests()[n].decode(t, &p)
+		s.Calls()[n].decode(t, &p)
 		if p.Media.Kind != tc.want {
 			t.Errorf("%s %v: kind %s, want %s", tc.file, tc.args, p.Media.Kind, tc.want)
 		}
@@ -231,14 +242,14 @@ func TestSendLocationContactAndText(t *testing.T) {
 			return p.Text == "hi @4915112345678" && p.ReplyTo == "3EB0AAAA" && slices.Equal(p.Mentions, []string{"+4915112345678"}) && p.Media == nil
 		}},
 	} {
-		n := len(s.Requests())
+		n := len(s.Calls())
 		code, out, errs := wactl(t, s.Socket, "", append([]string{"--json", "send", "sales", "120363012345678901@g.us"}, tc.args...)...)
 		var r ctl.SendResult
 		if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.ID != "3EB0STUB" || !r.Timestamp.Equal(sentAt) {
 			t.Errorf("send %v: exit %d, %q %q", tc.args, code, out, errs)
 			continue
 		}
-		req := s.Requests()[n]
+		req := s.Calls()[n]
 		var p ctl.SendParams
 		req.decode(t, &p)
 		if !tc.check(p) || p.To != "120363012345678901@g.us" {
@@ -292,7 +303,7 @@ func TestSendUsageErrors(t *testing.T) {
 			t.Errorf("wactl %v: stderr is not a short message: %q", tc.args, errs)
 		}
 	}
-	if reqs := s.Requests(); len(reqs) != 0 {
+	if reqs := s.Calls(); len(reqs) != 0 {
 		t.Errorf("usage errors reached the daemon: %+v", reqs)
 	}
 }
@@ -322,13 +333,13 @@ func TestReactEditRevokeReadPresence(t *testing.T) {
 		{[]string{"presence", "sales", chat, "recording"}, "", ctl.MethodPresence, &ctl.PresenceParams{}, &ctl.PresenceParams{Client: "sales", Chat: chat, State: "recording"}, "sales: recording in " + chat + "\n"},
 		{[]string{"presence", "sales", chat, "paused"}, "", ctl.MethodPresence, &ctl.PresenceParams{}, &ctl.PresenceParams{Client: "sales", Chat: chat, State: "paused"}, "sales: paused in " + chat + "\n"},
 	} {
-		n := len(s.Requests())
+		n := len(s.Calls())
 		code, out, errs := wactl(t, s.Socket, tc.stdin, tc.args...)
 		if code != 0 || !strings.HasPrefix(out, tc.out) {
 			t.Errorf("wactl %q: exit %d, %q %q; want output %q", tc.args, code, out, errs, tc.out)
 			continue
 		}
-		reqs := s.Requests()
+		reqs := s.Calls()
 		if len(reqs) != n+1 || reqs[n].Method != tc.method {
 			t.Errorf("wactl %q: requests %+v", tc.args, reqs[n:])
 			continue
@@ -350,7 +361,7 @@ func TestReactEditRevokeReadPresence(t *testing.T) {
 		}
 	}
 	// Usage errors exit 2 before anything is sent.
-	n := len(s.Requests())
+	n := len(s.Calls())
 	for _, tc := range []struct {
 		args []string
 		msg  string
@@ -367,8 +378,8 @@ func TestReactEditRevokeReadPresence(t *testing.T) {
 			t.Errorf("wactl %q: exit %d, %q; want 2 and %q", tc.args, code, errs, tc.msg)
 		}
 	}
-	if len(s.Requests()) != n {
-		t.Errorf("usage errors reached the daemon: %+v", s.Requests()[n:])
+	if len(s.Calls()) != n {
+		t.Errorf("usage errors reached the daemon: %+v", s.Calls()[n:])
 	}
 }
 
@@ -414,10 +425,10 @@ func TestDownloadToFile(t *testing.T) {
 		t.Errorf("file holds %q", b)
 	}
 	var p ctl.DownloadParams
-	s.Requests()[0].decode(t, &p)
+	s.Calls()[0].decode(t, &p)
 	info, _ := os.Stat(out)
 	if p.FD == nil || *p.FD != 0 || p.ID != "3EB0AAAA" || p.Chat != "+4915112345678" || p.Client != "sales" {
-		t.Errorf("params %s", s.Requests()[0].Params)
+		t.Errorf("params %s", s.Calls()[0].Params)
 	}
 	if got := rec.files(0); len(got) != 1 || !os.SameFile(got[0].info, info) {
 		t.Errorf("passed %+v, not the output file", got)
@@ -425,8 +436,8 @@ func TestDownloadToFile(t *testing.T) {
 
 	// An existing file is kept, and nothing is asked of the daemon.
 	code, _, errs = wactl(t, s.Socket, "", "download", "sales", "+4915112345678", "3EB0AAAA", "-o", out)
-	if code != 1 || !strings.Contains(errs, "exists (--force overwrites it)") || len(s.Requests()) != 1 {
-		t.Errorf("existing -o: exit %d %q, %d requests", code, errs, len(s.Requests()))
+	if code != 1 || !strings.Contains(errs, "exists (--force overwrites it)") || len(s.Calls()) != 1 {
+		t.Errorf("existing -o: exit %d %q, %d requests", code, errs, len(s.Calls()))
 	}
 	rec.set(func(r *recorder) { r.write = "NEW" })
 	code, _, errs = wactl(t, s.Socket, "", "download", "sales", "+4915112345678", "3EB0AAAA", "-o", out, "--force", "--json")

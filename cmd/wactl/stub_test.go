@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -72,6 +73,18 @@ func startStub(t *testing.T, handle func(stubRequest) (any, *ctl.Error)) *stubDa
 		}
 	}()
 	return s
+}
+
+// Calls returns what reached the stub so far but for the subscriptions
+// wactl makes to follow what it asked for (events.*).
+func (s *stubDaemon) Calls() []stubRequest {
+	var out []stubRequest
+	for _, r := range s.Requests() {
+		if !strings.HasPrefix(r.Method, "events.") {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Requests returns what reached the stub so far.

@@ -108,12 +108,12 @@ func TestSendStopLogoutAndErrors(t *testing.T) {
 		t.Fatalf("login: %d %q %q", code, out, errs)
 	}
 	code, out, _ = wactl(t, d.Socket, "", "send", "sales", "+49 151 12345678", "hello there")
-	if code != 0 || !strings.HasPrefix(out, "sent TEST0001 at ") {
+	if code != 0 || !sentLine.MatchString(out) {
 		t.Fatalf("send: %d %q", code, out)
 	}
 	code, out, _ = wactl(t, d.Socket, "line one\nline two\n", "--json", "send", "sales", "4915112345678@s.whatsapp.net", "-")
 	var r ctl.SendResult
-	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.ID != "TEST0002" {
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || !queuedID.MatchString(r.ID) || r.State != ctl.OutSent {
 		t.Fatalf("send - : %d %q", code, out)
 	}
 	if got := b.Session("sales").Sent[1].Text; got != "line one\nline two" {

@@ -15,14 +15,15 @@ _wactl() {
 	--socket|--file|-o|--picture) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--backend) COMPREPLY=($(compgen -W "whatsmeow chromedp" -- "$cur")); return ;;
 	--kind) COMPREPLY=($(compgen -W "image video audio voice document sticker" -- "$cur")); return ;;
-	--kinds) COMPREPLY=($(compgen -W "state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact events_dropped" -- "$cur")); return ;;
+	--kinds) COMPREPLY=($(compgen -W "state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact message_status events_dropped" -- "$cur")); return ;;
 	esac
 	if [[ -z "$cmd" ]]; then
-		COMPREPLY=($(compgen -W "call chats check completion contact contacts download edit group login logout presence profile react read revoke send status stop version watch webhooks --socket --json" -- "$cur"))
+		COMPREPLY=($(compgen -W "call chats check completion contact contacts download edit group login logout message presence profile react read revoke send status stop version watch webhooks --socket --json" -- "$cur"))
 		return
 	fi
 	local subs="" subclients=0
 	case "$cmd" in
+	message) subs="status" ;;
 	presence) subs="subscribe"; subclients=1 ;;
 	group) subs="list info create add remove promote demote link join leave set" ;;
 	profile) subs="set"; subclients=1 ;;
@@ -56,10 +57,11 @@ _wactl() {
 	login) flags="$flags --backend --no-wait --phone --timeout"; clients=1 ;;
 	logout) flags="$flags "; clients=1 ;;
 	stop) flags="$flags "; clients=1 ;;
-	send) flags="$flags --address --caption --contact --file --filename --kind --location --mention --mime --name --reply-to"; clients=1 ;;
-	react) flags="$flags "; clients=1 ;;
-	edit) flags="$flags "; clients=1 ;;
-	revoke) flags="$flags "; clients=1 ;;
+	send) flags="$flags --address --caption --contact --file --filename --kind --location --mention --mime --name --no-wait --reply-to --timeout"; clients=1 ;;
+	react) flags="$flags --no-wait --timeout"; clients=1 ;;
+	edit) flags="$flags --no-wait --timeout"; clients=1 ;;
+	revoke) flags="$flags --no-wait --timeout"; clients=1 ;;
+	"message status") flags="$flags "; clients=1 ;;
 	read) flags="$flags "; clients=1 ;;
 	presence) flags="$flags "; clients=1; ((n == 2)) && choices="typing recording paused" ;;
 	download) flags="$flags --force -o"; clients=1 ;;

@@ -25,14 +25,25 @@ complete -c wactl -n '__fish_seen_subcommand_from send' -l location -x -d "send 
 complete -c wactl -n '__fish_seen_subcommand_from send' -l mention -x -d "tag JID_OR_PHONE in the text or caption (repeatable)"
 complete -c wactl -n '__fish_seen_subcommand_from send' -l mime -x -d "the file's MIME type (default: the daemon detects it)"
 complete -c wactl -n '__fish_seen_subcommand_from send' -l name -x -d "the location's NAME"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l no-wait -d "print the message id once it is queued instead of waiting until it is sent"
 complete -c wactl -n '__fish_seen_subcommand_from send' -l reply-to -x -d "quote the message ID of the same chat"
+complete -c wactl -n '__fish_seen_subcommand_from send' -l timeout -x -d "wait at most DURATION for the message to be sent (it stays queued)"
 complete -c wactl -n '__fish_seen_subcommand_from send' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a react -d "react to message ID with EMOJI (\"\" removes the reaction)"
+complete -c wactl -n '__fish_seen_subcommand_from react' -l no-wait -d "print the message id once it is queued instead of waiting until it is sent"
+complete -c wactl -n '__fish_seen_subcommand_from react' -l timeout -x -d "wait at most DURATION for the message to be sent (it stays queued)"
 complete -c wactl -n '__fish_seen_subcommand_from react' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a edit -d "replace the text of message ID, sent by this account (- reads it from stdin)"
+complete -c wactl -n '__fish_seen_subcommand_from edit' -l no-wait -d "print the message id once it is queued instead of waiting until it is sent"
+complete -c wactl -n '__fish_seen_subcommand_from edit' -l timeout -x -d "wait at most DURATION for the message to be sent (it stays queued)"
 complete -c wactl -n '__fish_seen_subcommand_from edit' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a revoke -d "delete message ID for everyone"
+complete -c wactl -n '__fish_seen_subcommand_from revoke' -l no-wait -d "print the message id once it is queued instead of waiting until it is sent"
+complete -c wactl -n '__fish_seen_subcommand_from revoke' -l timeout -x -d "wait at most DURATION for the message to be sent (it stays queued)"
 complete -c wactl -n '__fish_seen_subcommand_from revoke' -a '(wactl __clients 2>/dev/null)'
+complete -c wactl -n __fish_use_subcommand -a message -d "message commands: status"
+complete -c wactl -n '__fish_seen_subcommand_from message; and not __fish_seen_subcommand_from status' -a status -d "show where message ID is: queued, sent, delivered, read, or failed and why"
+complete -c wactl -n '__fish_seen_subcommand_from message; and __fish_seen_subcommand_from status' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a read -d "mark messages of CHAT read (without IDs: every unread one)"
 complete -c wactl -n '__fish_seen_subcommand_from read' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a presence -d "show CHAT this account is typing (STATE typing, the default), recording or paused"
@@ -95,7 +106,7 @@ complete -c wactl -n '__fish_seen_subcommand_from call; and __fish_seen_subcomma
 complete -c wactl -n '__fish_seen_subcommand_from call; and __fish_seen_subcommand_from reject' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a watch -d "print events (sessions, messages, receipts, groups, presence, calls, ...) as they happen"
 complete -c wactl -n '__fish_seen_subcommand_from watch' -l consumer -x -d "durable reader NAME: resume after its last acknowledged event, and acknowledge what is printed"
-complete -c wactl -n '__fish_seen_subcommand_from watch' -l kinds -x -a 'state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact events_dropped' -d "comma-separated event KINDS (default: all): state, qr, message, receipt, reaction, edit, revoke, check_progress, group, presence, chat_presence, call, contact, events_dropped"
+complete -c wactl -n '__fish_seen_subcommand_from watch' -l kinds -x -a 'state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact message_status events_dropped' -d "comma-separated event KINDS (default: all): state, qr, message, receipt, reaction, edit, revoke, check_progress, group, presence, chat_presence, call, contact, message_status, events_dropped"
 complete -c wactl -n '__fish_seen_subcommand_from watch' -l since -x -d "first replay the logged events after SEQ (0: the whole log), then go on live"
 complete -c wactl -n '__fish_seen_subcommand_from watch' -a '(wactl __clients 2>/dev/null)'
 complete -c wactl -n __fish_use_subcommand -a webhooks -d "show the webhooks' delivery state (--dead-letters: the events they gave up on)"

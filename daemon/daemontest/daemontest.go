@@ -74,6 +74,8 @@ func Start(t testing.TB, o Options) *Daemon {
 		cfg.Sessions.StartTimeout = o.StartTimeout
 	}
 	cfg.ShutdownTimeout = 10 * time.Second
+	// Tests send at once: pacing is what only some of them are about.
+	cfg.Outbox.PerMinute, cfg.Outbox.MinDelay, cfg.Outbox.MaxDelay = 0, 0, 0
 	cfg.Access = o.Access
 	if o.Config != nil {
 		o.Config(&cfg)

@@ -78,7 +78,7 @@ func TestOverTheSocket(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	sent, err := d.Client.Send(ctx, ctl.SendParams{Client: "sock", To: "+4915112345678", Text: "over the socket"})
+	sent, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "sock", To: "+4915112345678", Text: "over the socket"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestMessagingOverTheSocket(t *testing.T) {
 	defer fh.Close()
 	zero := 0
 	var sent ctl.SendResult
-	err = c.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Client: client, To: peer, ReplyTo: "SOCKIN1",
+	err = c.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Wait: true, Client: client, To: peer, ReplyTo: "SOCKIN1",
 		Media: &ctl.Media{Kind: ctl.MediaImage, FD: &zero, Caption: "from a descriptor"}}, &sent, fh)
 	if err != nil {
 		t.Fatalf("sending an image by fd: %v", err)
@@ -143,7 +143,7 @@ func TestMessagingOverTheSocket(t *testing.T) {
 
 	// A document as base64.
 	doc := chromedp.RandomBytes(300<<10, 21)
-	err = c.Call(ctx, ctl.MethodSend, ctl.SendParams{Client: client, To: peer,
+	err = c.Call(ctx, ctl.MethodSend, ctl.SendParams{Wait: true, Client: client, To: peer,
 		Media: &ctl.Media{Kind: ctl.MediaDocument, Data: doc, Filename: "blob.bin"}}, &sent)
 	if err != nil {
 		t.Fatalf("sending a document as data: %v", err)
@@ -155,23 +155,23 @@ func TestMessagingOverTheSocket(t *testing.T) {
 
 	// React, edit, revoke, read, presence.
 	var r ctl.SendResult
-	if err := c.Call(ctx, ctl.MethodReact, ctl.ReactParams{Client: client, Chat: peer, ID: "SOCKIN1", Emoji: "🎉"}, &r); err != nil {
+	if err := c.Call(ctx, ctl.MethodReact, ctl.ReactParams{Wait: true, Client: client, Chat: peer, ID: "SOCKIN1", Emoji: "🎉"}, &r); err != nil {
 		t.Fatalf("react: %v", err)
 	}
 	if got := f.LastSent(t, dev, "reaction"); got.Target != "SOCKIN1" || got.Emoji != "🎉" {
 		t.Errorf("fake recorded %+v, want 🎉 on SOCKIN1", got)
 	}
-	text, err := c.Send(ctx, ctl.SendParams{Client: client, To: peer, Text: "draft"})
+	text, err := c.Send(ctx, ctl.SendParams{Wait: true, Client: client, To: peer, Text: "draft"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Call(ctx, ctl.MethodEdit, ctl.EditParams{Client: client, Chat: peer, ID: text.ID, Text: "final"}, &r); err != nil {
+	if err := c.Call(ctx, ctl.MethodEdit, ctl.EditParams{Wait: true, Client: client, Chat: peer, ID: text.ID, Text: "final"}, &r); err != nil {
 		t.Fatalf("edit: %v", err)
 	}
 	if got := f.LastSent(t, dev, "edit"); got.Target != text.ID || got.Body != "final" {
 		t.Errorf("fake recorded %+v, want the edit", got)
 	}
-	if err := c.Call(ctx, ctl.MethodRevoke, ctl.MessageRef{Client: client, Chat: peer, ID: text.ID}, &r); err != nil {
+	if err := c.Call(ctx, ctl.MethodRevoke, ctl.MessageRef{Wait: true, Client: client, Chat: peer, ID: text.ID}, &r); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
 	if got := f.LastSent(t, dev, "revoke"); got.Target != text.ID {

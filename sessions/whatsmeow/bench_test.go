@@ -135,7 +135,7 @@ func benchConnected(b *testing.B, n int) {
 	}
 	b.Cleanup(func() { os.RemoveAll(sockDir) })
 	root := wafake.RootKey()
-	cfg := benchDaemonConfig{StateDir: dir, Socket: filepath.Join(sockDir, "wad.sock"), Fake: fake.Addr(), CA: fake.CAPEM(), Root: root[:]}
+	cfg := childDaemonConfig{StateDir: dir, Socket: filepath.Join(sockDir, "wad.sock"), Fake: fake.Addr(), CA: fake.CAPEM(), Root: root[:]}
 
 	var before, after memSample
 	var goroutines, online, logins int

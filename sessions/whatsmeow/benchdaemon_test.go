@@ -3,13 +3,10 @@ package whatsmeow_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -19,28 +16,13 @@ import (
 	"time"
 
 	"github.com/wad-project/wad/ctl"
-	"github.com/wad-project/wad/daemon"
-	"github.com/wad-project/wad/internal/syncbuf"
-	"github.com/wad-project/wad/internal/wafake"
-	"github.com/wad-project/wad/reaper"
-	"github.com/wad-project/wad/sessions"
-	wm "github.com/wad-project/wad/sessions/whatsmeow"
 )
 
-// benchDaemonEnv holds, as JSON, the benchDaemonConfig of the test
+// benchDaemonEnv holds, as JSON, the childDaemonConfig of the test
 // binary re-executed as the daemon BenchmarkConnectedSessions measures
 // (TestMain checks it): a real daemon in a process that has done nothing
 // else, so that its memory is the daemon's alone.
 const benchDaemonEnv = "WAD_BENCH_DAEMON"
-
-// benchDaemonConfig is what the measured daemon's process is told.
-type benchDaemonConfig struct {
-	StateDir string
-	Socket   string
-	Fake     string // the remote fake's address
-	CA       []byte // its CA, PEM
-	Root     []byte // the Noise root key (wafake.RootKey)
-}
 
 // runBenchDaemon is the measured daemon's main: it pins the parent's
 // fake root key, refuses every connection but the fake's, records its
@@ -54,43 +36,18 @@ func runBenchDaemon() int {
 		fmt.Fprintln(os.Stderr, "bench daemon:", err)
 		return 1
 	}
-	var cfg benchDaemonConfig
-	if err := json.Unmarshal([]byte(os.Getenv(benchDaemonEnv)), &cfg); err != nil {
-		return fail(err)
-	}
-	if len(cfg.Root) != 32 {
-		return fail(fmt.Errorf("root key of %d bytes", len(cfg.Root)))
-	}
-	if err := wafake.UseRoot([32]byte(cfg.Root)); err != nil {
-		return fail(err)
-	}
-	wafake.InstallRoot()
-	http.DefaultTransport = &http.Transport{Proxy: nil, DialContext: backstop.Dial}
-	hc, err := wafake.HTTPClientFor(cfg.Fake, cfg.CA)
-	if err != nil {
-		return fail(err)
-	}
 	before := sampleMem()
-
 	// Warnings and errors go to stderr, which the parent shows if the
 	// benchmark fails.
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	be, err := wm.New(ctx, wm.Config{DeviceName: "wad-bench"}, cfg.StateDir, log, wm.WithHTTPClient(hc))
+	d, err := newChildDaemon(ctx, benchDaemonEnv, log)
 	if err != nil {
-		return fail(err)
-	}
-	dc := daemon.DefaultConfig()
-	dc.Socket, dc.StateDir = cfg.Socket, cfg.StateDir
-	dc.Reaper.Mode = reaper.ModePreserve
-	d, err := daemon.New(ctx, daemon.Options{Config: dc, Log: log, Version: "bench", Backends: []sessions.Backend{be}, Notify: func(string) {}})
-	if err != nil {
-		be.Close()
 		return fail(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- d.Serve(ctx) }()
+	go func() { served <- serveChildDaemon(ctx, d) }()
 	fmt.Printf("ready %d %d %d\n", before.heap, before.rss, before.pss)
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -103,9 +60,6 @@ func runBenchDaemon() int {
 	if err := <-served; err != nil {
 		return fail(err)
 	}
-	if a := backstop.Addrs(); len(a) > 0 {
-		return fail(fmt.Errorf("connections bypassed the injected HTTP client: %v", a))
-	}
 	return 0
 }
 
@@ -116,43 +70,18 @@ type benchDaemon struct {
 	// Before is the process's memory before the daemon started.
 	Before memSample
 
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	out    *bufio.Reader
-	stderr *syncbuf.Buffer
-	once   sync.Once
+	*childProcess
+	once sync.Once
 }
 
 // startBenchDaemon starts the measured daemon's process and connects to
 // its socket; it stops with tb.
-func startBenchDaemon(tb testing.TB, cfg benchDaemonConfig) *benchDaemon {
+func startBenchDaemon(tb testing.TB, cfg childDaemonConfig) *benchDaemon {
 	tb.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	env, err := json.Marshal(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	bd := &benchDaemon{stderr: &syncbuf.Buffer{}}
-	bd.cmd = exec.Command(exe, "-test.run=^$")
-	bd.cmd.Env = append(os.Environ(), benchDaemonEnv+"="+string(env))
-	bd.cmd.Stderr = bd.stderr
-	if bd.in, err = bd.cmd.StdinPipe(); err != nil {
-		tb.Fatal(err)
-	}
-	out, err := bd.cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	bd.out = bufio.NewReader(out)
-	if err := bd.cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
+	bd := &benchDaemon{childProcess: startChild(tb, benchDaemonEnv, cfg)}
 	tb.Cleanup(func() { bd.Stop(tb) })
 	var f []string
-	line, err := bd.out.ReadString('\n')
+	line, err := bd.stdout.ReadString('\n')
 	if err == nil {
 		f = strings.Fields(line)
 	}
@@ -175,10 +104,10 @@ func (bd *benchDaemon) Log() string { return bd.stderr.String() }
 // Mem has the daemon's process sample its memory (sampleMem) and
 // count its goroutines.
 func (bd *benchDaemon) Mem() (memSample, int, error) {
-	if _, err := io.WriteString(bd.in, "mem\n"); err != nil {
+	if _, err := io.WriteString(bd.stdin, "mem\n"); err != nil {
 		return memSample{}, 0, err
 	}
-	line, err := bd.out.ReadString('\n')
+	line, err := bd.stdout.ReadString('\n')
 	if err != nil {
 		return memSample{}, 0, err
 	}
@@ -197,7 +126,7 @@ func (bd *benchDaemon) Stop(tb testing.TB) {
 		if bd.Client != nil {
 			bd.Client.Close()
 		}
-		bd.in.Close()
+		bd.stdin.Close()
 		done := make(chan error, 1)
 		go func() { done <- bd.cmd.Wait() }()
 		select {

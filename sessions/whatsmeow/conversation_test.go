@@ -36,7 +36,7 @@ func TestSentTextIsDecryptedByTheContactAndReceiptsComeBack(t *testing.T) {
 	ctx := waitCtx(t)
 
 	for i, text := range []string{"Grüße aus dem Lager 📦\nzweite Zeile", "second message"} {
-		res, err := d.Client.Send(ctx, ctl.SendParams{Client: "sales", To: "+" + contact.Phone, Text: text})
+		res, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "sales", To: "+" + contact.Phone, Text: text})
 		if err != nil {
 			t.Fatalf("message.send: %v", err)
 		}

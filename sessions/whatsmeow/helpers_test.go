@@ -31,14 +31,16 @@ import (
 var backstop = &refusingDialer{}
 
 func TestMain(m *testing.M) {
-	// The test binary re-executed by a benchmark: the fake WhatsApp
-	// server, or the daemon measured, in a process of its own
-	// (remotefake_test.go, benchdaemon_test.go).
+	// The test binary re-executed: the fake WhatsApp server, or the
+	// daemon a benchmark measures or a test kills, in a process of its
+	// own (remotefake_test.go, benchdaemon_test.go, outboxkill_test.go).
 	switch {
 	case os.Getenv(fakeChildEnv) == "1":
 		os.Exit(serveRemoteFake())
 	case os.Getenv(benchDaemonEnv) != "":
 		os.Exit(runBenchDaemon())
+	case os.Getenv(outboxKillEnv) != "":
+		os.Exit(runOutboxKillDaemon())
 	}
 	wafake.InstallRoot()
 	http.DefaultTransport = &http.Transport{Proxy: nil, DialContext: backstop.Dial}

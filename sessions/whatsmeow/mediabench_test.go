@@ -70,7 +70,7 @@ func BenchmarkSendLargeDocument(b *testing.B) {
 		b.StartTimer()
 		fd := 0
 		var res ctl.SendResult
-		err := d.Client.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Client: "bench0000", To: "+4917000000001",
+		err := d.Client.CallFiles(ctx, ctl.MethodSend, ctl.SendParams{Wait: true, Client: "bench0000", To: "+4917000000001",
 			Media: &ctl.Media{Kind: ctl.MediaDocument, FD: &fd, Filename: "big.bin"}}, &res, f)
 		b.StopTimer()
 		if max := stop(); max > base && max-base > peak {

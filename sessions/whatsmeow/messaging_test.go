@@ -103,7 +103,7 @@ func fileOf(t testing.TB, data []byte) *os.File {
 func sendMedia(t *testing.T, d *daemontest.Daemon, client string, to *wafake.Account, m ctl.Media, data []byte, viaFD bool) ctl.SendResult {
 	t.Helper()
 	ctx := waitCtx(t)
-	p := ctl.SendParams{Client: client, To: "+" + to.Phone, Media: &m}
+	p := ctl.SendParams{Wait: true, Client: client, To: "+" + to.Phone, Media: &m}
 	var res ctl.SendResult
 	var err error
 	if viaFD {
@@ -230,7 +230,7 @@ func TestRepliesReactionsEditsAndRevokesReachTheContact(t *testing.T) {
 	}
 
 	// A reply quotes the question, with its text and sender.
-	res, err := d.Client.Send(ctx, ctl.SendParams{Client: "sales", To: chat, Text: "Ja, seit heute früh", ReplyTo: question,
+	res, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "sales", To: chat, Text: "Ja, seit heute früh", ReplyTo: question,
 		Mentions: []string{chat}})
 	if err != nil {
 		t.Fatalf("reply: %v", err)
@@ -244,7 +244,7 @@ func TestRepliesReactionsEditsAndRevokesReachTheContact(t *testing.T) {
 	// A reaction to the contact's message, then its removal.
 	for _, emoji := range []string{"👍", ""} {
 		var rr ctl.SendResult
-		if err := d.Client.Call(ctx, ctl.MethodReact, ctl.ReactParams{Client: "sales", Chat: chat, ID: question, Emoji: emoji}, &rr); err != nil {
+		if err := d.Client.Call(ctx, ctl.MethodReact, ctl.ReactParams{Wait: true, Client: "sales", Chat: chat, ID: question, Emoji: emoji}, &rr); err != nil {
 			t.Fatalf("react %q: %v", emoji, err)
 		}
 		rm := fromWad(rr.ID).Message.GetReactionMessage()
@@ -255,7 +255,7 @@ func TestRepliesReactionsEditsAndRevokesReachTheContact(t *testing.T) {
 
 	// An edit of wad's own reply.
 	var er ctl.SendResult
-	if err := d.Client.Call(ctx, ctl.MethodEdit, ctl.EditParams{Client: "sales", Chat: chat, ID: res.ID, Text: "Ja, seit gestern"}, &er); err != nil {
+	if err := d.Client.Call(ctx, ctl.MethodEdit, ctl.EditParams{Wait: true, Client: "sales", Chat: chat, ID: res.ID, Text: "Ja, seit gestern"}, &er); err != nil {
 		t.Fatalf("edit: %v", err)
 	}
 	pm := fromWad(er.ID).Message.GetEditedMessage().GetMessage().GetProtocolMessage()
@@ -265,7 +265,7 @@ func TestRepliesReactionsEditsAndRevokesReachTheContact(t *testing.T) {
 
 	// A revoke of it.
 	var rv ctl.SendResult
-	if err := d.Client.Call(ctx, ctl.MethodRevoke, ctl.MessageRef{Client: "sales", Chat: chat, ID: res.ID}, &rv); err != nil {
+	if err := d.Client.Call(ctx, ctl.MethodRevoke, ctl.MessageRef{Wait: true, Client: "sales", Chat: chat, ID: res.ID}, &rv); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
 	pm = fromWad(rv.ID).Message.GetProtocolMessage()
@@ -277,20 +277,20 @@ func TestRepliesReactionsEditsAndRevokesReachTheContact(t *testing.T) {
 	before := len(contact.Received())
 	for name, call := range map[string]func() error{
 		"reply to an unknown message": func() error {
-			_, err := d.Client.Send(ctx, ctl.SendParams{Client: "sales", To: chat, Text: "x", ReplyTo: "3EB0000000000000DEAD"})
+			_, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "sales", To: chat, Text: "x", ReplyTo: "3EB0000000000000DEAD"})
 			return err
 		},
 		"edit of the contact's message": func() error {
-			return d.Client.Call(ctx, ctl.MethodEdit, ctl.EditParams{Client: "sales", Chat: chat, ID: question, Text: "x"}, nil)
+			return d.Client.Call(ctx, ctl.MethodEdit, ctl.EditParams{Wait: true, Client: "sales", Chat: chat, ID: question, Text: "x"}, nil)
 		},
 		"revoke of the contact's message": func() error {
-			return d.Client.Call(ctx, ctl.MethodRevoke, ctl.MessageRef{Client: "sales", Chat: chat, ID: question}, nil)
+			return d.Client.Call(ctx, ctl.MethodRevoke, ctl.MessageRef{Wait: true, Client: "sales", Chat: chat, ID: question}, nil)
 		},
 		"download of a text": func() error {
 			return d.Client.Call(ctx, ctl.MethodDownload, ctl.DownloadParams{Client: "sales", Chat: chat, ID: question}, nil)
 		},
 		"two-word emoji": func() error {
-			return d.Client.Call(ctx, ctl.MethodReact, ctl.ReactParams{Client: "sales", Chat: chat, ID: question, Emoji: "👍 👍"}, nil)
+			return d.Client.Call(ctx, ctl.MethodReact, ctl.ReactParams{Wait: true, Client: "sales", Chat: chat, ID: question, Emoji: "👍 👍"}, nil)
 		},
 	} {
 		if err := call(); !errors.Is(err, ctl.ErrInvalidParams) {
@@ -370,7 +370,7 @@ func TestReceivedMediaDownloadsAndContactActionsAreEvents(t *testing.T) {
 	if m := skipToKind(t, w, ctl.KindEdit).Message; m.TargetID != textID || m.Text != "Bitte bis Montag" || m.Sender != chat {
 		t.Fatalf("edit event %+v", m)
 	}
-	res, err := d.Client.Send(ctx, ctl.SendParams{Client: "support", To: chat, Text: "Geht klar"})
+	res, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "support", To: chat, Text: "Geht klar"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -519,27 +519,38 @@ func TestValidationRefusesBadPhonesJIDsAndEmptyTexts(t *testing.T) {
 	}
 	loginQR(t, d, "v")
 	// Not connected yet: not ready.
-	if _, err := d.Client.Send(ctx, ctl.SendParams{Client: "v", To: "+4915112345678", Text: "hi"}); !errors.Is(err, ctl.ErrNotReady) {
+	if _, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "v", To: "+4915112345678", Text: "hi"}); !errors.Is(err, ctl.ErrNotReady) {
 		t.Errorf("send while showing a QR code: %v, want not ready (-32002)", err)
 	}
 	jid := link(t, acct, func() ctl.Session { return status(t, d, "v") })
 	for _, to := range []string{"", "foo@bar", "+12", "4915112345678@g.us.evil", "abc@s.whatsapp.net", "+49151123456789012"} {
-		if _, err := d.Client.Send(ctx, ctl.SendParams{Client: "v", To: to, Text: "hi"}); !errors.Is(err, ctl.ErrInvalidParams) {
+		if _, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "v", To: to, Text: "hi"}); !errors.Is(err, ctl.ErrInvalidParams) {
 			t.Errorf("send to %q: %v, want invalid params", to, err)
 		}
 	}
 	// The connection drops and WhatsApp refuses the reconnects for
-	// now (503): the caller gets not ready, not an upstream error.
+	// now (503): a message waits in the queue, and goes once the
+	// session is connected again.
 	srv.FailLogin(jid, &wafake.Failure{Reason: 503})
 	srv.Drop(jid)
 	waitState(t, "disconnected", func() ctl.Session { return status(t, d, "v") }, func(s ctl.Session) bool { return s.State == ctl.StateDisconnected })
-	if _, err := d.Client.Send(ctx, ctl.SendParams{Client: "v", To: "+4915112345678", Text: "hi"}); !errors.Is(err, ctl.ErrNotReady) {
-		t.Errorf("send while disconnected: %v, want not ready (-32002)", err)
-	}
 	for _, text := range []string{"", "   \n\t"} {
-		if _, err := d.Client.Send(ctx, ctl.SendParams{Client: "v", To: "+4915112345678", Text: text}); !errors.Is(err, ctl.ErrInvalidParams) {
+		if _, err := d.Client.Send(ctx, ctl.SendParams{Wait: true, Client: "v", To: "+4915112345678", Text: text}); !errors.Is(err, ctl.ErrInvalidParams) {
 			t.Errorf("send of %q: %v, want invalid params", text, err)
 		}
+	}
+	friend := newAccount(t, srv, "4915100000032", "Friend")
+	res, err := d.Client.Send(ctx, ctl.SendParams{Client: "v", To: "+" + friend.Phone, Text: "held"})
+	if err != nil || res.State != ctl.OutQueued || res.ID == "" {
+		t.Fatalf("send while disconnected: %+v, %v; want it queued", res, err)
+	}
+	var st ctl.MessageStatus
+	if err := d.Client.Call(ctx, ctl.MethodMsgStatus, ctl.MessageStatusParams{Client: "v", ID: res.ID}, &st); err != nil || st.State != ctl.OutQueued {
+		t.Fatalf("message.status while disconnected: %+v, %v", st, err)
+	}
+	srv.FailLogin(jid, nil)
+	if _, err := friend.WaitMessage(ctx, func(m wafake.Message) bool { return m.ID == res.ID }); err != nil {
+		t.Fatalf("the held message never reached the phone after the reconnect: %v", err)
 	}
 }
 

@@ -9,7 +9,8 @@
 // only. It subscribes to the client's events, calls session.login, prints
 // the QR code string (render it with `qrencode -t ansiutf8 STRING`, or use
 // `wactl login CLIENT`) or pairing code while the phone is not linked yet,
-// waits until the session is connected, then calls message.send and
+// waits until the session is connected, then calls message.send with wait
+// (the daemon answers once the message left its outbound queue) and
 // prints the message id.
 //
 // A file goes base64-encoded in the request (see sendMedia): Node cannot
@@ -144,10 +145,11 @@ class WadClient {
   // (core has no SCM_RIGHTS API), so unlike wactl send --file or the
   // Python example's send_file, the bytes travel inside the request line:
   // the daemon's max_media_request_bytes (96 MiB by default) bounds them,
-  // and the whole file is held in memory here. Resolves to {id, timestamp}.
+  // and the whole file is held in memory here. Resolves to {id, state,
+  // timestamp} once the message is sent.
   sendMedia(client, to, media) {
     const m = { ...media, data: Buffer.from(media.data).toString('base64') };
-    return this.call('message.send', { client, to, media: m });
+    return this.call('message.send', { client, to, media: m, wait: true });
   }
 
   close() {
@@ -223,7 +225,7 @@ async function main() {
       if (opts.caption) media.caption = opts.caption;
       res = await wad.sendMedia(opts.client, opts.to, media);
     } else {
-      res = await wad.call('message.send', { client: opts.client, to: opts.to, text: opts.text });
+      res = await wad.call('message.send', { client: opts.client, to: opts.to, text: opts.text, wait: true });
     }
     console.log(`sent ${res.id}`);
     return 0;

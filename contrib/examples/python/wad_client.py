@@ -11,7 +11,8 @@ contract is docs/wire.md in wad's source), with the Python standard
 library only. It subscribes to the client's events, calls session.login,
 prints the QR code string (render it with `qrencode -t ansiutf8 STRING`, or
 use `wactl login CLIENT`) or pairing code while the phone is not linked
-yet, waits until the session is connected, then calls message.send and
+yet, waits until the session is connected, then calls message.send with
+wait (the daemon answers once the message left its outbound queue) and
 prints the message id, or message.download and prints what it saved.
 
 Files travel as open descriptors passed with the request line over the
@@ -111,7 +112,7 @@ class WadClient:
             media = {"kind": kind, "fd": 0, "filename": os.path.basename(path)}
             if caption:
                 media["caption"] = caption
-            params = {"client": client, "to": to, "media": media}
+            params = {"client": client, "to": to, "media": media, "wait": True}
             return self.call("message.send", params, deadline, fds=[f.fileno()])
 
     def download(self, client, chat, id, path, deadline=None):
@@ -259,7 +260,7 @@ def main(argv=None):
             kind = args.kind or guess_kind(args.file)
             result = wad.send_file(args.client, args.to, args.file, kind, args.caption, deadline)
         else:
-            result = wad.call("message.send", {"client": args.client, "to": args.to, "text": args.text}, deadline)
+            result = wad.call("message.send", {"client": args.client, "to": args.to, "text": args.text, "wait": True}, deadline)
         print(f"sent {result['id']}", flush=True)
         return 0
     except TimeoutError:
