@@ -83,13 +83,15 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	du, err := openDurable(ctx, &cfg, log, o.Version)
+	// The socket first: it is what tells this daemon that another one
+	// runs, before anything could touch that one's database.
+	ln, err := listen(cfg.Socket, cfg.SocketGroup, log)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := listen(cfg.Socket, cfg.SocketGroup, log)
+	du, err := openDurable(ctx, &cfg, log, o.Version)
 	if err != nil {
-		du.close()
+		ln.Close()
 		return nil, err
 	}
 	backends := o.Backends
@@ -280,7 +282,9 @@ func (d *Daemon) shutdown(leftovers <-chan struct{}) error {
 	}
 	// The queue stops sending before the sessions end: what it was
 	// sending stays queued (preserve mode sends it after the restart).
-	d.durable.stopSending()
+	if !d.durable.stopSending(ctx) {
+		d.log.Warn("the outbound queue did not stop sending in time")
+	}
 	rerr := d.reg.Close(ctx)
 	if rerr != nil {
 		d.log.Error("stopping sessions", "err", rerr)

@@ -21,8 +21,12 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (no cgo)
 )
 
-// FileName is the database's name in the state directory.
-const FileName = "wad.db"
+// FileName is the database's name in the state directory; LockFile is
+// the lock beside it that makes it one daemon's.
+const (
+	FileName = "wad.db"
+	LockFile = FileName + ".lock"
+)
 
 // busyTimeout is how long a statement waits for another connection's
 // write lock before failing with SQLITE_BUSY.
@@ -38,17 +42,33 @@ type DB struct {
 	*sql.DB
 	Path string
 
+	lock      *os.File
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Open opens (creating it, mode 0600) the database at path.
+// Open opens (creating it, mode 0600) the database at path, locked for
+// this process (Lock on path + ".lock": ErrLocked when another holds it).
 func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
+	lock, err := Lock(path + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	d, err := open(ctx, path)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	d.lock = lock
+	return d, nil
+}
+
+func open(ctx context.Context, path string) (*DB, error) {
 	// modernc.org/sqlite runs each _pragma on every new connection;
 	// auto_vacuum only takes on a new file (pruning frees pages with
 	// PRAGMA incremental_vacuum).
@@ -112,6 +132,9 @@ func (d *DB) Close() error {
 		<-d.done
 		d.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		d.closeErr = d.DB.Close()
+		if d.lock != nil {
+			d.lock.Close()
+		}
 	})
 	return d.closeErr
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -109,4 +110,24 @@ func TestCheckpointsKeepTheWriteAheadLogShort(t *testing.T) {
 	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
 		t.Fatalf("write-ahead log of %d bytes left after Close", fi.Size())
 	}
+}
+
+// One daemon's database: a second Open of the same file fails, naming
+// the lock and its holder, until the first is closed.
+func TestOpenLocksTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, path); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid ") {
+		t.Fatalf("second Open: %v, want ErrLocked naming the holder", err)
+	}
+	db.Close()
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	db.Close()
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.mau.fi/util/dbutil"
@@ -21,6 +20,8 @@ import (
 	waLog "go.mau.fi/whatsmeow/util/log"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (no cgo)
+
+	wadstore "github.com/wad-project/wad/internal/store"
 )
 
 // Files under the state directory.
@@ -144,25 +145,11 @@ func (s *deviceStore) close() error {
 // lockFile takes an exclusive, non-blocking flock on path (created 0600)
 // and writes our pid into it for the error message of the next taker.
 func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock %s: %w", path, err)
+	f, err := wadstore.Lock(path)
+	if errors.Is(err, wadstore.ErrLocked) {
+		return nil, fmt.Errorf("%w (%w)", err, ErrStoreLocked)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			holder := ""
-			if b, rerr := os.ReadFile(path); rerr == nil && len(strings.TrimSpace(string(b))) > 0 {
-				holder = " (pid " + strings.TrimSpace(string(b)) + ")"
-			}
-			return nil, fmt.Errorf("%w: %s is locked%s; is another wad running on this state directory?", ErrStoreLocked, path, holder)
-		}
-		return nil, fmt.Errorf("locking %s: %w", path, err)
-	}
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0) //nolint:errcheck // diagnostics only
-	}
-	return f, nil
+	return f, err
 }
 
 // lookup returns the device JID stored for client, if any.
