@@ -504,21 +504,24 @@ func (c *Client) Watch(ctx context.Context, p SubscribeParams) (*Watcher, error)
 // returns its position.
 func (c *Client) Ack(ctx context.Context, consumer string, seq uint64) (uint64, error) {
 	var r AckResult
-	return r.Seq, c.Call(ctx, MethodAck, AckParams{Consumer: consumer, Seq: seq}, &r)
+	err := c.Call(ctx, MethodAck, AckParams{Consumer: consumer, Seq: seq}, &r)
+	return r.Seq, err
 }
 
 // Webhooks returns the configured webhooks' delivery state, with their
 // dead letters when deadLetters is set.
 func (c *Client) Webhooks(ctx context.Context, deadLetters bool) ([]WebhookInfo, error) {
 	var r WebhooksResult
-	return r.Webhooks, c.Call(ctx, MethodWebhooks, WebhooksParams{DeadLetters: deadLetters}, &r)
+	err := c.Call(ctx, MethodWebhooks, WebhooksParams{DeadLetters: deadLetters}, &r)
+	return r.Webhooks, err
 }
 
 // WebhookRetry queues a webhook's dead letters (seq 0: all of them) for
 // delivery again and returns how many.
 func (c *Client) WebhookRetry(ctx context.Context, webhook string, seq uint64) (int, error) {
 	var r WebhookRetryResult
-	return r.Queued, c.Call(ctx, MethodWebhookRetry, WebhookRetryParams{Webhook: webhook, Seq: seq}, &r)
+	err := c.Call(ctx, MethodWebhookRetry, WebhookRetryParams{Webhook: webhook, Seq: seq}, &r)
+	return r.Queued, err
 }
 
 func (w *Watcher) deliver(ev Event) {

@@ -454,6 +454,21 @@ func TestAccessRulesLimitWhatAPeerMayDo(t *testing.T) {
 	wantCode(t, "status of a hidden client", err, ctl.CodePermissionDenied)
 	_, err = d.Client.Send(bg, ctl.SendParams{Wait: true, Client: "support", To: "+4915112345678", Text: "x"})
 	wantCode(t, "send with read access", err, ctl.CodePermissionDenied)
+	// What spans every client needs a rule for every client.
+	_, err = d.Client.Watch(bg, ctl.SubscribeParams{Clients: []string{"support"}, Consumer: "crm"})
+	wantCode(t, "a consumer for a peer of one client", err, ctl.CodePermissionDenied)
+	_, err = d.Client.Ack(bg, "crm", 0)
+	wantCode(t, "an ack for a peer of one client", err, ctl.CodePermissionDenied)
+	_, err = d.Client.Webhooks(bg, false)
+	wantCode(t, "webhooks.list for a peer of one client", err, ctl.CodePermissionDenied)
+	since := uint64(0)
+	if _, err := d.Client.Watch(bg, ctl.SubscribeParams{Clients: []string{"support"}, Since: &since}); err != nil {
+		t.Fatalf("a replay of the peer's own client: %v", err)
+	}
+	setAccess(daemon.AccessRule{Users: []string{uid}, Allow: "read"})
+	if _, err := d.Client.Ack(bg, "crm", 0); err != nil {
+		t.Fatalf("an ack for a peer of every client: %v", err)
+	}
 	setAccess(daemon.AccessRule{Users: []string{"123456"}, Allow: "write"})
 	_, err = d.Client.Status(bg)
 	wantCode(t, "status without a rule", err, ctl.CodePermissionDenied)

@@ -68,6 +68,17 @@ func (c *call) client(id string) error {
 	return c.pol.check(c.peer, c.access, id)
 }
 
+// everyClient checks that the peer may act on every client at the
+// method's access class, as what touches all of them needs (webhooks,
+// consumers): a permission-denied *ctl.Error naming what, or nil.
+func (c *call) everyClient(what string) error {
+	if c.pol.allowedAll(c.peer, c.access) {
+		return nil
+	}
+	return ctl.Errorf(ctl.CodePermissionDenied, "permission denied: %s spans every client, and uid %d may not %s all of them (see [[access]] in the config)",
+		what, c.peer.UID, map[ctl.Access]string{ctl.Read: "read", ctl.Write: "change"}[c.access])
+}
+
 // may reports whether the peer may see client at the method's access
 // class (for results that list clients).
 func (c *call) may(client string) bool { return c.pol.allowed(c.peer, c.access, client) }

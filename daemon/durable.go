@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/daemon/webhooks"
@@ -103,18 +103,29 @@ func (du *durable) start() {
 	du.outWG.Go(func() { du.out.Run(octx) })
 }
 
-// stopSending stops the queue's workers; what they were sending stays
-// queued for the next start.
-func (du *durable) stopSending() {
+// stopSending stops the queue's workers, waiting for them until ctx
+// ends (a backend that ignores cancellation); what they were sending
+// stays queued for the next start. It reports whether they stopped.
+func (du *durable) stopSending(ctx context.Context) bool {
 	if du.stopOut != nil {
 		du.stopOut()
 	}
-	du.outWG.Wait()
+	stopped := make(chan struct{})
+	go func() { du.outWG.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
-// close stops what start started and closes the database.
+// close stops what start started and closes the database. The queue's
+// workers get ten seconds more if they did not stop in stopSending's.
 func (du *durable) close() error {
-	du.stopSending()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	du.stopSending(ctx)
 	if du.stop != nil {
 		du.stop()
 	}
@@ -124,19 +135,25 @@ func (du *durable) close() error {
 
 // webhooksList returns the webhooks' delivery state and, when asked,
 // their dead letters.
-func (d *Daemon) webhooksList(ctx context.Context, _ *call, a ctl.WebhooksParams) (ctl.WebhooksResult, error) {
+func (d *Daemon) webhooksList(ctx context.Context, c *call, a ctl.WebhooksParams) (ctl.WebhooksResult, error) {
+	if err := c.everyClient("webhooks.list"); err != nil {
+		return ctl.WebhooksResult{}, err
+	}
 	list, err := d.hooks.List(ctx, a.DeadLetters)
 	if err != nil {
 		return ctl.WebhooksResult{}, ctl.Errorf(ctl.CodeInternal, "listing webhooks: %v", err)
 	}
 	for i := range list {
-		list[i].URL = redactURL(list[i].URL)
+		list[i].URL = webhooks.Redact(list[i].URL)
 	}
 	return ctl.WebhooksResult{Webhooks: list}, nil
 }
 
 // webhookRetry queues a webhook's dead letters for delivery again.
-func (d *Daemon) webhookRetry(ctx context.Context, _ *call, a ctl.WebhookRetryParams) (ctl.WebhookRetryResult, error) {
+func (d *Daemon) webhookRetry(ctx context.Context, c *call, a ctl.WebhookRetryParams) (ctl.WebhookRetryResult, error) {
+	if err := c.everyClient("webhooks.retry"); err != nil {
+		return ctl.WebhookRetryResult{}, err
+	}
 	n, err := d.hooks.Retry(ctx, a.Webhook, a.Seq)
 	if errors.Is(err, webhooks.ErrUnknown) {
 		return ctl.WebhookRetryResult{}, ctl.Errorf(ctl.CodeInvalidParams, "no webhook named %q", a.Webhook)
@@ -147,27 +164,15 @@ func (d *Daemon) webhookRetry(ctx context.Context, _ *call, a ctl.WebhookRetryPa
 	return ctl.WebhookRetryResult{Queued: n}, nil
 }
 
-// webhookStatus is the webhooks' state for wad.status, URLs redacted.
-func (d *Daemon) webhookStatus(ctx context.Context) []ctl.WebhookStatus {
+// webhookStatus is the webhooks' state for wad.status, URLs redacted;
+// none for a peer that may not read every client.
+func (d *Daemon) webhookStatus(ctx context.Context, c *call) []ctl.WebhookStatus {
+	if c.everyClient("") != nil {
+		return nil
+	}
 	st := d.hooks.Status(ctx)
 	for i := range st {
-		st[i].URL = redactURL(st[i].URL)
+		st[i].URL = webhooks.Redact(st[i].URL)
 	}
 	return st
-}
-
-// redactURL drops the credentials and the query of a webhook URL, where
-// receivers put their tokens: status output is readable by every peer
-// with read access.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable)"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "…"
-	}
-	u.Fragment = ""
-	return u.String()
 }

@@ -85,7 +85,7 @@ func (d *Daemon) status(ctx context.Context, c *call, _ ctl.Empty) (ctl.StatusRe
 		Backends:      d.reg.Backends(),
 		Default:       cfg.Sessions.DefaultBackend,
 		Subscriptions: d.reg.Bus().Len(),
-		Webhooks:      d.webhookStatus(ctx),
+		Webhooks:      d.webhookStatus(ctx, c),
 		Queued:        d.out.Queued(),
 	}
 	if st, err := d.events.Status(ctx); err != nil {
@@ -165,6 +165,9 @@ func (d *Daemon) subscribe(ctx context.Context, c *call, a ctl.SubscribeParams) 
 		if err := ctl.ValidateConsumer(a.Consumer); err != nil {
 			return ctl.SubscribeResult{}, err
 		}
+		if err := c.everyClient("a consumer"); err != nil {
+			return ctl.SubscribeResult{}, err
+		}
 		if since == nil {
 			pos, ok, err := d.events.Position(ctx, a.Consumer)
 			if err != nil {
@@ -183,8 +186,11 @@ func (d *Daemon) subscribe(ctx context.Context, c *call, a ctl.SubscribeParams) 
 }
 
 // ack records that a consumer has processed the events up to a seq.
-func (d *Daemon) ack(ctx context.Context, _ *call, a ctl.AckParams) (ctl.AckResult, error) {
+func (d *Daemon) ack(ctx context.Context, c *call, a ctl.AckParams) (ctl.AckResult, error) {
 	if err := ctl.ValidateConsumer(a.Consumer); err != nil {
+		return ctl.AckResult{}, err
+	}
+	if err := c.everyClient("a consumer"); err != nil {
 		return ctl.AckResult{}, err
 	}
 	pos, err := d.events.Ack(ctx, a.Consumer, a.Seq)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -339,8 +340,17 @@ func (d *Daemon) rejectCalls(ctx context.Context, sub *sessions.Subscription) {
 	defer d.reg.Bus().Unsubscribe(sub.ID)
 	for {
 		ev, err := sub.Next(ctx)
-		if err != nil {
+		if ctx.Err() != nil || errors.Is(err, sessions.ErrClosed) {
 			return
+		}
+		if err != nil { // reading the event log after falling behind
+			d.log.Error("reading the event log for reject_calls", "err", err)
+			select {
+			case <-time.After(time.Second):
+				continue
+			case <-ctx.Done():
+				return
+			}
 		}
 		cfg := d.config().Sessions
 		if ev.Call == nil || ev.Call.State != ctl.CallOffer || !cfg.RejectCalls {

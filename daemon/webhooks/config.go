@@ -70,7 +70,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("url %q: scheme must be http or https", c.URL)
 	}
 	if c.Name == "" {
-		c.Name = c.URL
+		c.Name = Redact(c.URL)
 	}
 	if c.Secret == "" {
 		return fmt.Errorf("webhook %q: secret is required: receivers need it to verify that a request comes from wad (webhook-signature)", c.Name)
@@ -139,4 +139,20 @@ func Key(secret string) []byte {
 		}
 	}
 	return []byte(secret)
+}
+
+// Redact returns a webhook URL without its credentials, query and
+// fragment, where receivers put their tokens: what status output, logs
+// and a webhook's default name show.
+func Redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.Fragment = ""
+	return u.String()
 }

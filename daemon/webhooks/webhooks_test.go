@@ -695,6 +695,12 @@ func TestValidate(t *testing.T) {
 		t.Errorf("defaults: %+v, want %+v", c, want)
 	}
 
+	// A default name shows no token of the URL's.
+	c = Config{URL: "https://user:pw@example.com/hook?token=s3cret#x", Secret: "s"}
+	if err := c.Validate(); err != nil || c.Name != "https://example.com/hook?…" {
+		t.Errorf("default name of a URL with credentials and a query: %q, %v", c.Name, err)
+	}
+
 	hooks := []Config{{URL: "https://example.com/a", Secret: "s"}, {Name: "https://example.com/a", URL: "https://example.com/b", Secret: "s"}}
 	if err := ValidateAll(hooks); err == nil || !strings.Contains(err.Error(), "duplicate name") {
 		t.Errorf("ValidateAll with a duplicate: %v", err)

@@ -445,14 +445,18 @@ func (l *Log) pruneChunk(ctx context.Context, cutoff int64) (removed, freed int6
 // vacuum gives the database's free pages back to the file system, a
 // chunk at a time so that appends get in between.
 func (l *Log) vacuum(ctx context.Context) error {
+	last := int64(-1)
 	for {
 		var free int64
 		if err := l.db.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&free); err != nil {
 			return fmt.Errorf("eventlog: vacuuming: %w", err)
 		}
-		if free == 0 {
+		// A pass that frees nothing means a file made without
+		// auto_vacuum=INCREMENTAL: its pages stay, for VACUUM to take.
+		if free == 0 || free == last {
 			return nil
 		}
+		last = free
 		l.mu.Lock()
 		_, err := l.db.ExecContext(ctx, "PRAGMA incremental_vacuum("+strconv.Itoa(vacuumChunk)+")")
 		l.mu.Unlock()

@@ -87,6 +87,7 @@ type entry struct {
 	st    ctl.MessageStatus
 	op    sessions.Op // without its media
 	media *media.File // metadata only; nil without media
+	err   error       // why op could not be read from the table
 }
 
 // encodeOp returns the JSON of op (a Send's without its media) and of
@@ -210,7 +211,10 @@ func (o *Outbox) oldest(ctx context.Context, client string) (*entry, error) {
 		mj = []byte(mediaJSON.String)
 	}
 	if e.op, e.media, err = decodeOp(e.st.Method, opJSON, mj); err != nil {
-		return nil, fmt.Errorf("reading %s's queued message %s: %w", client, e.st.ID, err)
+		// Unreadable (written by another wad?): it fails, and the
+		// messages behind it go.
+		e.err = fmt.Errorf("the queued message cannot be read: %w", err)
+		return &e, nil
 	}
 	e.op = withID(e.op, e.st.ID)
 	return &e, nil

@@ -144,6 +144,10 @@ type Outbox struct {
 	run      context.Context    // Run's, while it runs
 	runStart time.Time
 	wg       sync.WaitGroup // workers
+	// stopped is closed when a Run ends: Waits answer at once from then
+	// on, since nothing sends.
+	stopped  chan struct{}
+	stopOnce sync.Once
 }
 
 // waiter wakes the Waits of one message: done is closed when it leaves
@@ -176,6 +180,7 @@ func Open(ctx context.Context, db *store.DB, reg *sessions.Registry, cfg Config,
 		pacers:  make(map[string]*pacer),
 		waits:   make(map[string]*waiter),
 		seen:    make(map[string]bool),
+		stopped: make(chan struct{}),
 	}
 	ob.cfg.Store(&cfg)
 	if err := ob.load(ctx); err != nil {
@@ -341,7 +346,8 @@ func (o *Outbox) uncount(client string, n int) {
 }
 
 // Wait waits until the message is sent (or further) or failed, or ctx
-// ends, and returns its status.
+// ends, and returns its status; once Run has ended (the daemon stops)
+// it returns the status at once, queued as it may be.
 func (o *Outbox) Wait(ctx context.Context, client, id string) (ctl.MessageStatus, error) {
 	st, err := o.Status(ctx, client, id)
 	if err != nil || st.State != ctl.OutQueued {
@@ -368,10 +374,11 @@ func (o *Outbox) Wait(ctx context.Context, client, id string) (ctl.MessageStatus
 	}
 	select {
 	case <-w.done:
-		return o.Status(ctx, client, st.ID)
+	case <-o.stopped:
 	case <-ctx.Done():
 		return st, ctx.Err()
 	}
+	return o.Status(ctx, client, st.ID)
 }
 
 // Status returns a message's status.
@@ -453,6 +460,7 @@ func (o *Outbox) Run(ctx context.Context) {
 	o.mu.Unlock()
 	o.wg.Wait()
 	taps.Wait()
+	o.stopOnce.Do(func() { close(o.stopped) })
 }
 
 // pruneUntil prunes now and every pruneEvery until ctx ends.

@@ -577,3 +577,31 @@ func TestSessionRestoredAfterRun(t *testing.T) {
 		t.Errorf("session never restored: %+v", st)
 	}
 }
+
+// A Wait for a message that cannot go because the daemon stops sending
+// answers with the message still queued, at once, instead of holding
+// the caller's connection until shutdown gives up on it.
+func TestWaitAnswersWhenSendingStops(t *testing.T) {
+	e := newEnv(t, fast())
+	s := e.login("c1")
+	s.St.Set(ctl.StateDisconnected, ctl.ReasonNetwork, "")
+	id := e.enqueue("c1", text("x")).ID
+	e.run()
+	got := make(chan ctl.MessageStatus, 1)
+	go func() {
+		st, _ := e.ob.Wait(context.Background(), "c1", id)
+		got <- st
+	}()
+	e.halt()
+	select {
+	case st := <-got:
+		if st.State != ctl.OutQueued {
+			t.Fatalf("Wait after the stop: %+v, want queued", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait still waits after Run ended")
+	}
+	if st, err := e.ob.Wait(context.Background(), "c1", id); err != nil || st.State != ctl.OutQueued {
+		t.Fatalf("Wait after Run ended: %+v, %v", st, err)
+	}
+}

@@ -84,6 +84,10 @@ func (o *Outbox) work(ctx context.Context, w *worker) {
 			o.mu.Unlock()
 			continue
 		}
+		if e.err != nil {
+			o.fail(ctx, e, ctl.FailRejected, ctl.CodeInternal, e.err.Error(), e.st.Attempts)
+			continue
+		}
 		if o.connected(ctx, w) {
 			o.send(ctx, w, e)
 		}
