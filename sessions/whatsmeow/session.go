@@ -63,6 +63,45 @@ type run struct {
 	// groupQ holds the group events to publish (group.go), made once.
 	groupQ     chan func()
 	groupQOnce sync.Once
+	// handling counts our event handler's calls in flight; handled is
+	// when the last one returned (unix nanoseconds). See settle.
+	handling atomic.Int32
+	handled  atomic.Int64
+}
+
+// Before the socket closes, teardown lets the session settle: whatsmeow
+// sends a message's receipt from a goroutine of its own once our handler
+// (which writes the event to the event log) has returned, and its
+// FrameSocket reads the connection without the lock Disconnect writes it
+// under. A receipt still on its way when Disconnect runs is a data race
+// in whatsmeow (and a receipt lost: the server sends the message again).
+// settle waits until no handler has run for settleQuiet, at most
+// settleMax.
+const (
+	settleQuiet = 50 * time.Millisecond
+	settleMax   = time.Second
+)
+
+// handleEvent runs the session's handler for evt, counted for settle.
+func (r *run) handleEvent(handle func()) {
+	r.handling.Add(1)
+	defer func() {
+		r.handled.Store(time.Now().UnixNano())
+		r.handling.Add(-1)
+	}()
+	handle()
+}
+
+// settle waits until the run's event handler has been idle for
+// settleQuiet, or settleMax has passed.
+func (r *run) settle() {
+	deadline := time.Now().Add(settleMax)
+	for time.Now().Before(deadline) {
+		if r.handling.Load() == 0 && time.Since(time.Unix(0, r.handled.Load())) >= settleQuiet {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // teardown ends the run: the websocket closes, then its goroutines stop.
@@ -75,6 +114,8 @@ type run struct {
 func (r *run) teardown() {
 	if r.connecting.Load() > 0 {
 		r.cancel()
+	} else {
+		r.settle()
 	}
 	done := make(chan struct{})
 	go func() {
@@ -208,7 +249,7 @@ func (s *session) Start(ctx context.Context, opts sessions.StartOptions) error {
 	case opts.Phone != "":
 		s.log.Info("client is already paired; phone number ignored, reconnecting with the stored device", "jid", dev.ID.String())
 	}
-	cli.AddEventHandler(func(evt any) { s.handle(r, evt) })
+	cli.AddEventHandler(func(evt any) { r.handleEvent(func() { s.handle(r, evt) }) })
 	s.mu.Lock()
 	s.run = r
 	s.mu.Unlock()
