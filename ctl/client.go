@@ -32,8 +32,10 @@ type Client struct {
 	calls   map[uint64]*pendingCall
 	err     error // set once the connection has failed
 	watches map[string]*Watcher
-	// sent is set once a byte of a request has been written on conn.
-	sent bool
+	// sent is set once a byte of a request has been written on conn;
+	// answered, when conn ended with no call awaiting a reply and no
+	// watch on it.
+	sent, answered bool
 	// closed is set by Close: no call dials again.
 	closed bool
 }
@@ -125,20 +127,27 @@ func (c *Client) connect(ctx context.Context) error {
 		}
 		return fmt.Errorf("connecting to wad at %s: %w", path, err)
 	}
-	c.conn, c.sent = nc, false
+	c.conn, c.sent, c.answered = nc, false, false
 	c.calls = make(map[uint64]*pendingCall)
 	go c.read(nc)
 	return nil
 }
 
 // redialable reports, with c.mu held, whether a call may drop the
-// connection nc and dial again: nc is still the connection, it has ended
-// (or refused a write) before any byte of a request was written on it,
-// and Close has not been called. That is what a daemon that is shutting
-// down does to a connection it accepted but did not read (see
-// docs/wire.md): the request is owed to the next daemon.
+// connection nc and dial again: nc is still the connection, Close has
+// not been called, no call on it awaits a reply and no watch uses it, and
+// nothing is unknown of what was sent on it: nothing was, or it ended
+// with every call answered. That is what a daemon that is shutting down
+// does to a connection (see docs/wire.md): it answers what it read, and
+// a request it did not read is owed to the next daemon.
 func (c *Client) redialable(nc net.Conn) bool {
-	return c.conn == nc && !c.sent && !c.closed && len(c.calls) == 0 && len(c.watches) == 0
+	return c.idle(nc) && (!c.sent || c.answered)
+}
+
+// idle reports, with c.mu held, whether nc is the connection, Close has
+// not been called, and no call or watch depends on nc.
+func (c *Client) idle(nc net.Conn) bool {
+	return c.conn == nc && !c.closed && len(c.calls) == 0 && len(c.watches) == 0
 }
 
 // dropLocked forgets the connection, so that the next call dials.
@@ -205,6 +214,7 @@ func (c *Client) fail(nc net.Conn, err error) {
 	}
 	if c.err == nil {
 		c.err = err
+		c.answered = len(c.calls) == 0 && len(c.watches) == 0
 	}
 	calls, ws := c.calls, c.watches
 	c.calls, c.watches = nil, nil
@@ -301,8 +311,8 @@ func (c *Client) call(ctx context.Context, method string, params, result any, on
 		}
 		delete(c.calls, id)
 		// EPIPE with nothing written: the daemon stopped reading
-		// before this request.
-		if again && n == 0 && errors.Is(err, syscall.EPIPE) && (c.conn != nc || c.redialable(nc)) {
+		// before this request, so it was not read.
+		if again && n == 0 && errors.Is(err, syscall.EPIPE) && (c.conn != nc || c.idle(nc)) {
 			if c.conn == nc {
 				c.dropLocked()
 			}

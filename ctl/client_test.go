@@ -154,11 +154,13 @@ func TestEventRightBehindTheSubscribeReplyReachesTheWatcher(t *testing.T) {
 }
 
 // TestCallDialsAgainOnlyWhenTheDaemonReadNothing: a daemon that shuts
-// down stops reading (or closes) the connections it accepted; a request
-// written on such a connection before any other was provably not read
-// and goes out once more on a new connection (with socket activation, to
-// the next daemon). A request on a connection that already carried one is
-// not repeated: the client cannot know what became of the earlier ones.
+// down stops reading (or closes) the connections it accepted, after
+// answering what it read; a request written after that point was
+// provably not read and goes out once more on a new connection (with
+// socket activation, to the next daemon), whether or not earlier calls,
+// all answered, went on the connection (wactl status makes two). A
+// connection that ends while a call awaits its reply is not redialled
+// for that call: the client cannot know what became of it.
 func TestCallDialsAgainOnlyWhenTheDaemonReadNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -175,7 +177,8 @@ func TestCallDialsAgainOnlyWhenTheDaemonReadNothing(t *testing.T) {
 	}{
 		{"stops reading before the first request", func(c *net.UnixConn) { c.CloseRead() }, 0, 2, true},
 		{"closes before the first request", func(c *net.UnixConn) { c.Close() }, 0, 2, true},
-		{"stops reading after a request", func(c *net.UnixConn) { c.CloseRead() }, 1, 1, false},
+		{"stops reading after a request", func(c *net.UnixConn) { c.CloseRead() }, 1, 2, true},
+		{"closes after a request", func(c *net.UnixConn) { c.Close() }, 1, 2, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path, ln := listenTemp(t)

@@ -45,10 +45,10 @@ type feed struct {
 // startFeed subscribes to the bus for the connection (live, or replaying
 // the log after since) and starts the feed. Events are queued from now
 // on; the feed writes none before the reply to call c (the subscribe
-// request) has been written, so a client sees
-// the subscription id before its first event even when the subscribe
-// shares a batch with calls that publish. It fails with limit reached
-// when the connection holds maxSubsPerConn subscriptions.
+// request) has been written, so a client sees the subscription id before
+// its first event even when the subscribe shares a batch with calls that
+// publish. It fails with limit reached when the connection holds
+// maxSubsPerConn subscriptions.
 func (d *Daemon) startFeed(cs *connState, srv *jrpc2.Server, c *call, a ctl.SubscribeParams, since *uint64) (*sessions.Subscription, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()

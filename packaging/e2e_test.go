@@ -408,7 +408,7 @@ func TestE2E(t *testing.T) {
 		after := c.mainPID()
 		t.Logf("%d calls answered; by daemon pid: %v (before %d, after %d)", n, pids, before, after)
 		if n != 200 {
-			t.Errorf("%d of 200 calls answered", n)
+			t.Errorf("%d of 200 calls answered\njournal:\n%s", n, c.journal())
 		}
 		if before == after {
 			t.Errorf("MainPID %d unchanged: the restart did not happen", after)

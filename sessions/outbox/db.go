@@ -117,6 +117,13 @@ func encodeOp(op sessions.Op) (opJSON, mediaJSON []byte, chat string, err error)
 	return opJSON, mediaJSON, chat, nil
 }
 
+// unmarshalOp decodes an op of type T.
+func unmarshalOp[T sessions.Op](b []byte) (sessions.Op, error) {
+	var o T
+	err := json.Unmarshal(b, &o)
+	return o, err
+}
+
 // decodeOp is the inverse of encodeOp.
 func decodeOp(method string, opJSON, mediaJSON []byte) (sessions.Op, *media.File, error) {
 	var (
@@ -125,21 +132,13 @@ func decodeOp(method string, opJSON, mediaJSON []byte) (sessions.Op, *media.File
 	)
 	switch method {
 	case ctl.MethodSend:
-		var o sessions.Send
-		err = json.Unmarshal(opJSON, &o)
-		op = o
+		op, err = unmarshalOp[sessions.Send](opJSON)
 	case ctl.MethodReact:
-		var o sessions.React
-		err = json.Unmarshal(opJSON, &o)
-		op = o
+		op, err = unmarshalOp[sessions.React](opJSON)
 	case ctl.MethodEdit:
-		var o sessions.Edit
-		err = json.Unmarshal(opJSON, &o)
-		op = o
+		op, err = unmarshalOp[sessions.Edit](opJSON)
 	case ctl.MethodRevoke:
-		var o sessions.Revoke
-		err = json.Unmarshal(opJSON, &o)
-		op = o
+		op, err = unmarshalOp[sessions.Revoke](opJSON)
 	default:
 		return nil, nil, fmt.Errorf("unknown method %q", method)
 	}
