@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,19 +159,21 @@ var exampleClients = map[string][]string{
 	"node":   {"node", "examples/node/wad-client.js"},
 }
 
-// startClient runs an example client against socket; it returns its
-// stdout as lines and a function that waits for its exit.
-func startClient(t *testing.T, lang, socket string, args ...string) (<-chan string, func() (int, string)) {
+// startExample starts the example program argv (what names it in the
+// log) with extra environment env, failing the test when its interpreter
+// is missing; it returns the command and its stderr, and its stdout as
+// lines. The command ends with the test at the latest.
+func startExample(t *testing.T, what string, argv, env []string) (*exec.Cmd, *bytes.Buffer, <-chan string) {
 	t.Helper()
-	argv := exampleClients[lang]
 	if _, err := exec.LookPath(argv[0]); err != nil {
 		t.Fatalf("%s is not installed: run `make deps`", argv[0])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], append([]string{"--socket", socket, "--timeout", "30"}, args...)...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -182,12 +185,22 @@ func startClient(t *testing.T, lang, socket string, args ...string) (<-chan stri
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			t.Logf("%s client: %s", lang, sc.Text())
+			t.Logf("%s: %s", what, sc.Text())
 			lines <- sc.Text()
 		}
 		io.Copy(io.Discard, stdout)
 		close(lines)
 	}()
+	return cmd, stderr, lines
+}
+
+// startClient runs an example client against socket; it returns its
+// stdout as lines and a function that waits for its exit.
+func startClient(t *testing.T, lang, socket string, args ...string) (<-chan string, func() (int, string)) {
+	t.Helper()
+	argv := exampleClients[lang]
+	argv = append(append(slices.Clone(argv), "--socket", socket, "--timeout", "30"), args...)
+	cmd, stderr, lines := startExample(t, lang+" client", argv, nil)
 	return lines, func() (int, string) {
 		for range lines {
 		}
@@ -381,33 +394,9 @@ func TestExampleReceiversVerifySignatures(t *testing.T) {
 	const secret = "s3cr3t-for-tests"
 	for _, lang := range []string{"python", "node"} {
 		t.Run(lang, func(t *testing.T) {
-			argv := exampleReceivers[lang]
-			if _, err := exec.LookPath(argv[0]); err != nil {
-				t.Fatalf("%s is not installed: run `make deps`", argv[0])
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "--port", "0")...)
-			cmd.Env = append(os.Environ(), "WAD_WEBHOOK_SECRET="+secret)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			argv := append(slices.Clone(exampleReceivers[lang]), "--port", "0")
+			cmd, _, lines := startExample(t, lang+" receiver", argv, []string{"WAD_WEBHOOK_SECRET=" + secret})
 			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-			lines := make(chan string, 100)
-			go func() {
-				sc := bufio.NewScanner(stdout)
-				for sc.Scan() {
-					t.Logf("%s receiver: %s", lang, sc.Text())
-					lines <- sc.Text()
-				}
-				close(lines)
-			}()
 			url, ok := strings.CutPrefix(next(t, lines), "listening on ")
 			if !ok {
 				t.Fatalf("the receiver did not say where it listens")

@@ -359,19 +359,9 @@ func TestEventsArePushedToSubscribersOnly(t *testing.T) {
 	}
 	b.Session("sales").Emit(ctl.Event{Kind: ctl.KindMessage, Message: &ctl.Message{ID: "M1", Chat: "4915112345678@s.whatsapp.net", Text: "hi"}})
 
-	next := func(w *ctl.Watcher) ctl.Event {
-		t.Helper()
-		select {
-		case ev := <-w.C:
-			return ev
-		case <-time.After(10 * time.Second):
-			t.Fatal("no event")
-		}
-		return ctl.Event{}
-	}
 	var seq []string
 	for range 4 {
-		ev := next(w)
+		ev := nextOf(t, w)
 		if ev.Client != "sales" || ev.Subscription != w.ID {
 			t.Fatalf("filtered watch got %+v", ev)
 		}
@@ -386,7 +376,7 @@ func TestEventsArePushedToSubscribersOnly(t *testing.T) {
 	if strings.Join(seq, ",") != "state:starting,state:qr,qr:qr,message" {
 		t.Fatalf("event sequence %v", seq)
 	}
-	if ev := next(kinds); ev.Kind != ctl.KindMessage || ev.Message.ID != "M1" {
+	if ev := nextOf(t, kinds); ev.Kind != ctl.KindMessage || ev.Message.ID != "M1" {
 		t.Fatalf("kind-filtered watch got %+v", ev)
 	}
 }

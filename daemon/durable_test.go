@@ -35,6 +35,7 @@ func eventLog(t *testing.T, d *daemontest.Daemon) ctl.EventLogStatus {
 	return *st.EventLog
 }
 
+// nextOf returns the next event w delivers, failing after 10s.
 func nextOf(t *testing.T, w *ctl.Watcher) ctl.Event {
 	t.Helper()
 	select {
