@@ -43,6 +43,11 @@ const (
 	MethodWebhooks     = "webhooks.list"
 	MethodWebhookRetry = "webhooks.retry"
 
+	// MethodDoctor runs the daemon's health checks (wactl doctor).
+	MethodDoctor = "wad.doctor"
+	// MethodDiscover returns the OpenRPC document of this API.
+	MethodDiscover = "rpc.discover"
+
 	// NotifyEvent is the method name of the notifications the daemon pushes
 	// to a connection that subscribed to events. Its params are an Event.
 	NotifyEvent = "event"
@@ -113,4 +118,6 @@ var Methods = []Method{
 	{MethodAck, Read},
 	{MethodWebhooks, Read},
 	{MethodWebhookRetry, Write},
+	{MethodDoctor, Read},
+	{MethodDiscover, Read},
 }

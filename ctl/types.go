@@ -86,6 +86,10 @@ const (
 	// online for long (phone_offline_after): messages sent from this
 	// device still go out, but the phone may soon unlink its companions.
 	ReasonPhoneOffline = "phone_offline"
+	// ReasonMemoryLimit: chromedp: the kernel's OOM killer struck in the
+	// session's own cgroup ([chromedp] memory_max): the browser used more
+	// memory than it may. The daemon and the other sessions run on.
+	ReasonMemoryLimit = "memory_limit"
 )
 
 // Session is the state of one client's session as reported on the wire.
@@ -102,6 +106,16 @@ type Session struct {
 	PushName string `json:"push_name,omitempty"`
 	PID      int    `json:"pid,omitempty"`
 	RSSBytes int64  `json:"rss_bytes,omitempty"`
+	// MemoryBytes, MemoryMax, CPUSeconds and Procs come from the
+	// session's own cgroup (a chromedp session while the daemon runs
+	// with a delegated cgroup subtree): the memory the kernel charges to
+	// the browser and all its children (exact, shared pages once), the
+	// limit (memory_max), the CPU time used since the browser started,
+	// and how many processes it runs. Absent without a cgroup.
+	MemoryBytes int64   `json:"memory_bytes,omitempty"`
+	MemoryMax   int64   `json:"memory_max,omitempty"`
+	CPUSeconds  float64 `json:"cpu_seconds,omitempty"`
+	Procs       int     `json:"procs,omitempty"`
 	// Since is when the session entered State.
 	Since time.Time `json:"since,omitzero"`
 }

@@ -48,6 +48,7 @@ type Config struct {
 	Events    EventsConfig      `toml:"events"`
 	Outbox    outbox.Config     `toml:"outbox"`
 	Webhooks  []webhooks.Config `toml:"webhooks"`
+	Metrics   MetricsConfig     `toml:"metrics"`
 	Whatsmeow whatsmeow.Config  `toml:"whatsmeow"`
 	Chromedp  chromedp.Config   `toml:"chromedp"`
 	Reaper    reaper.Config     `toml:"reaper"`
@@ -68,6 +69,14 @@ type SessionsConfig struct {
 	// set) sent to the caller as a message.
 	RejectCalls     bool   `toml:"reject_calls"`
 	RejectCallsText string `toml:"reject_calls_text"`
+}
+
+// MetricsConfig is the [metrics] table.
+type MetricsConfig struct {
+	// Listen is where Prometheus scrapes /metrics: a Unix socket path
+	// (absolute) or a loopback host:port ("127.0.0.1:9464", "[::1]:9464").
+	// Empty (the default): no metrics endpoint.
+	Listen string `toml:"listen"`
 }
 
 // EventsConfig is the [events] table: the event log's retention.
@@ -116,7 +125,8 @@ func DefaultConfig() Config {
 			MaxAge:   eventlog.DefaultMaxAge,
 			MaxBytes: eventlog.DefaultMaxBytes,
 		},
-		Outbox: outbox.DefaultConfig(),
+		Outbox:   outbox.DefaultConfig(),
+		Chromedp: chromedp.Config{Cgroups: chromedp.CgroupsAuto},
 	}
 }
 

@@ -58,6 +58,8 @@ func (d *Daemon) methods(spec []ctl.Method) table {
 		ctl.MethodAck:               bind(d.ack),
 		ctl.MethodWebhooks:          bind(d.webhooksList),
 		ctl.MethodWebhookRetry:      bind(d.webhookRetry),
+		ctl.MethodDoctor:            bind(d.doctor),
+		ctl.MethodDiscover:          bind(d.discover),
 	})
 }
 

@@ -15,6 +15,9 @@ import (
 // Defaults of the [chromedp] table.
 const (
 	DefaultWebURL = "https://web.whatsapp.com/"
+	// CgroupsAuto and CgroupsOff are the values of cgroups.
+	CgroupsAuto = "auto"
+	CgroupsOff  = "off"
 )
 
 // DefaultChromeNames are the executables looked up on PATH, in order,
@@ -46,6 +49,34 @@ type Config struct {
 	// session fails with reason qr_timeout and its browser is closed.
 	// Zero or negative: no limit (WhatsApp Web keeps rotating codes).
 	QRMaxRetries int `toml:"qr_max_retries"`
+	// Cgroups is "auto" (empty means auto): when systemd delegates a
+	// cgroup subtree to the daemon (Delegate=yes), every browser runs in
+	// a cgroup of its own with the limits below, and session.status
+	// reports its memory exactly; without one the daemon says once that
+	// limits are off. "off": never touch cgroups.
+	Cgroups string `toml:"cgroups"`
+	// MemoryMax is each browser's hard memory limit ("1G", "768M"; empty:
+	// none). Above it the kernel's OOM killer strikes inside that
+	// browser's cgroup only, and its session fails with reason
+	// memory_limit.
+	MemoryMax string `toml:"memory_max"`
+	// MemoryHigh is where the kernel starts throttling and reclaiming a
+	// browser's memory (empty: none).
+	MemoryHigh string `toml:"memory_high"`
+	// CPUMax is the CPU time a browser may use, as a percentage of one
+	// core ("150%") or a number of cores ("1.5"); empty: unlimited.
+	CPUMax string `toml:"cpu_max"`
+	// Clients overrides the limits per client id
+	// ([chromedp.clients.<id>]).
+	Clients map[string]LimitsOverride `toml:"clients"`
+}
+
+// LimitsOverride is a client's [chromedp.clients.<id>] table: the keys it
+// sets replace memory_max, memory_high and cpu_max for that client.
+type LimitsOverride struct {
+	MemoryMax  *string `toml:"memory_max"`
+	MemoryHigh *string `toml:"memory_high"`
+	CPUMax     *string `toml:"cpu_max"`
 }
 
 // headless reports the effective headless setting.
@@ -158,5 +189,6 @@ func ProfileDir(stateDir, client string) string {
 func AuthDir(stateDir string) string { return filepath.Join(stateDir, ".wwebjs_auth") }
 
 func (c Config) String() string {
-	return fmt.Sprintf("chrome_path=%q web_url=%q headless=%v", c.ChromePath, c.webURL(), c.headless())
+	return fmt.Sprintf("chrome_path=%q web_url=%q headless=%v cgroups=%q memory_max=%q memory_high=%q cpu_max=%q clients=%d",
+		c.ChromePath, c.webURL(), c.headless(), c.Cgroups, c.MemoryMax, c.MemoryHigh, c.CPUMax, len(c.Clients))
 }
