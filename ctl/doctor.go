@@ -1,5 +1,7 @@
 package ctl
 
+import "io"
+
 // Finding statuses, worst last.
 const (
 	FindingOK   = "ok"
@@ -23,6 +25,7 @@ const (
 	CheckDevices  = "devices"   // linked devices of a session's account
 	CheckUnit     = "unit"      // wad.service: state, restarts, last exit
 	CheckCgroup   = "cgroup"    // per-browser limits on or off, and why
+	CheckDaemon   = "daemon"    // the daemon's own checks could not be made
 )
 
 // Finding is one result of a health check: what was checked, how it
@@ -40,4 +43,39 @@ type Finding struct {
 // DoctorResult is the result of wad.doctor.
 type DoctorResult struct {
 	Findings []Finding `json:"findings"`
+}
+
+// FindingsFailed reports whether any finding failed: `wactl doctor` and
+// `wad doctor` exit 1 then (warnings alone exit 0).
+func FindingsFailed(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Status == FindingFail {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteFindings prints findings for people, one line each (status,
+// check, client, message), with the fix indented below what is not ok.
+func WriteFindings(w io.Writer, fs []Finding) error {
+	marks := map[string]string{FindingOK: "ok  ", FindingWarn: "WARN", FindingFail: "FAIL"}
+	for _, f := range fs {
+		mark, found := marks[f.Status]
+		if !found {
+			mark = f.Status
+		}
+		line := mark + "  " + f.Check
+		if f.Client != "" {
+			line += " " + f.Client
+		}
+		line += ": " + f.Message + "\n"
+		if f.Status != FindingOK && f.Fix != "" {
+			line += "      fix: " + f.Fix + "\n"
+		}
+		if _, err := io.WriteString(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
 }

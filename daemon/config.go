@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/daemon/metrics"
 	"github.com/wad-project/wad/daemon/webhooks"
 	"github.com/wad-project/wad/reaper"
 	"github.com/wad-project/wad/sessions"
@@ -290,6 +291,9 @@ func (c *Config) Validate() error {
 	if c.Events.MaxBytes < 1<<20 {
 		errs = append(errs, errors.New("events.max_bytes: must be at least 1048576 (1 MiB)"))
 	}
+	if err := metrics.CheckListen(c.Metrics.Listen); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Outbox.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -300,6 +304,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Whatsmeow.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Chromedp.ValidateLimits(); err != nil {
 		errs = append(errs, err)
 	}
 	for i := range c.Access {

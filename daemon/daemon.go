@@ -15,6 +15,7 @@ import (
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/daemon/webhooks"
+	"github.com/wad-project/wad/internal/cgroup"
 	"github.com/wad-project/wad/reaper"
 	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/eventlog"
@@ -36,6 +37,11 @@ type Options struct {
 	// Notify receives systemd notification states ("READY=1", ...);
 	// nil sends them to systemd when NOTIFY_SOCKET is set.
 	Notify func(state string)
+	// Cgroups, if set, is the cgroup subtree browsers get their cgroups
+	// under, instead of the one systemd delegated (tests: cgroup.At). It
+	// is used as it is: the daemon does not move itself into it. Ignored
+	// with [chromedp] cgroups = "off" and when Backends is set.
+	Cgroups *cgroup.Tree
 }
 
 // Daemon is a running wad: the listener, the registry and the open
@@ -52,6 +58,7 @@ type Daemon struct {
 	events   *eventlog.Log
 	hooks    *webhooks.Dispatcher
 	out      *outbox.Outbox
+	metrics  *daemonMetrics // nil without [metrics] listen
 	table    table
 	notify   func(string)
 	// alive proves the registry is not wedged (watchdog); a test seam.
@@ -96,7 +103,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	}
 	backends := o.Backends
 	if backends == nil {
-		if backends, err = openBackends(ctx, &cfg, log); err != nil {
+		if backends, err = openBackends(ctx, &cfg, browserCgroups(&cfg, o.Cgroups, log), log); err != nil {
 			ln.Close()
 			du.close()
 			return nil, err
@@ -143,6 +150,11 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		spec = ctl.Methods
 	}
 	d.table = d.methods(spec)
+	if err := d.openMetrics(&cfg); err != nil {
+		ln.Close()
+		du.close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -317,6 +329,7 @@ func (d *Daemon) shutdown(leftovers <-chan struct{}) error {
 		}
 	}
 	<-drained
+	d.closeMetrics()
 	if err := d.durable.close(); err != nil {
 		d.log.Error("closing the database", "err", err)
 	}

@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"runtime/debug"
+	"time"
 
 	"github.com/creachadair/jrpc2"
 	"github.com/creachadair/jrpc2/handler"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/daemon/metrics"
 )
 
 // table is the jrpc2 Assigner of one daemon: the methods of ctl.Methods
@@ -19,33 +23,38 @@ import (
 // jrpc2 v1.3.6 leaves the id of a request it could not assign reserved
 // for the rest of the connection, so a client reusing the id (socat users
 // do) would get "duplicate request ID" forever after one typo.
-type table handler.Map
+type table struct {
+	m handler.Map
+	d *Daemon // counts the calls of unknown names
+}
 
 // newTable binds every method of spec to its implementation in impls. A
 // method in spec without an implementation is a programming error and
 // panics; an implementation whose method is not in spec is not served.
 func newTable(d *Daemon, spec []ctl.Method, impls map[string]impl) table {
-	t := make(table, len(spec))
+	t := table{m: make(handler.Map, len(spec)), d: d}
 	for _, m := range spec {
 		bind := impls[m.Name]
 		if bind == nil {
 			panic("daemon: no implementation of method " + m.Name)
 		}
-		t[m.Name] = bind(d, m)
+		t.m[m.Name] = bind(d, m)
 	}
 	return t
 }
 
 func (t table) Assign(_ context.Context, name string) jrpc2.Handler {
-	if h := t[name]; h != nil {
+	if h := t.m[name]; h != nil {
 		return h
 	}
 	return func(context.Context, *jrpc2.Request) (any, error) {
-		return nil, &jrpc2.Error{Code: jrpc2.MethodNotFound, Message: "method not found: " + name + " (see wactl help or docs/wire.md for the methods)"}
+		err := &jrpc2.Error{Code: jrpc2.MethodNotFound, Message: "method not found: " + name + " (see wactl help or docs/wire.md for the methods)"}
+		t.d.observeCall(metrics.UnknownMethod, time.Now(), err)
+		return nil, err
 	}
 }
 
-func (t table) Names() []string { return handler.Map(t).Names() }
+func (t table) Names() []string { return t.m.Names() }
 
 // call is what a method implementation knows about the request it
 // serves: who asks, under which access rules, and the access class its
@@ -94,14 +103,23 @@ type impl func(d *Daemon, m ctl.Method) jrpc2.Handler
 // and logged at Error). A call cancelled because its connection closed or
 // the daemon is stopping is logged at Debug; its reply cannot be
 // delivered. A panic in fn becomes an internal error, never a crash.
+//
+// The types fn takes and returns must be the ones the table gives the
+// method (m.Params, m.Result; unchecked where nil), as rpc.discover
+// describes them; a mismatch is a programming error and panics.
 func bind[P, R any](fn func(context.Context, *call, P) (R, error)) impl {
 	return func(d *Daemon, m ctl.Method) jrpc2.Handler {
+		if p, r := reflect.TypeFor[P](), reflect.TypeFor[R](); m.Params != nil && reflect.TypeOf(m.Params) != p || m.Result != nil && reflect.TypeOf(m.Result) != r {
+			panic(fmt.Sprintf("daemon: method %s takes %v and returns %v, but the table says %T and %T", m.Name, p, r, m.Params, m.Result))
+		}
 		return func(ctx context.Context, req *jrpc2.Request) (_ any, err error) {
+			begin := time.Now()
 			defer func() {
 				if v := recover(); v != nil {
 					d.log.Error("handler panicked", "method", m.Name, "panic", v, "stack", string(debug.Stack()))
 					err = wireError(ctl.Errorf(ctl.CodeInternal, "internal error in %s; the daemon's log has the details", m.Name))
 				}
+				d.observeCall(m.Name, begin, err)
 			}()
 			c := &call{d: d, peer: peerFrom(ctx), pol: d.policy(), access: m.Access, req: req}
 			if err := c.pol.check(c.peer, m.Access, ""); err != nil {

@@ -7,4 +7,6 @@
 // reaper mode reset a logout, which unlinks it). In the background it
 // unlinks the logins an unclean shutdown left in the reaper's quarantine
 // (<state>/.wad-unlink) through the backends that are sessions.Unlinker.
+// With [metrics] listen it serves Prometheus metrics (daemon/metrics),
+// timing every call in the method table.
 package daemon

@@ -59,7 +59,7 @@ func (d *Daemon) methods(spec []ctl.Method) table {
 		ctl.MethodWebhooks:          bind(d.webhooksList),
 		ctl.MethodWebhookRetry:      bind(d.webhookRetry),
 		ctl.MethodDoctor:            bind(d.doctor),
-		ctl.MethodDiscover:          bind(d.discover),
+		ctl.MethodDiscover:          d.discoverer(spec),
 	})
 }
 

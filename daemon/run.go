@@ -54,9 +54,10 @@ func Run(path, version string, stderr io.Writer) error {
 // [outbox] pacing (from each client's next send), and
 // reaper.mode as far as the next shutdown goes (reset logs every session
 // out, preserve stops them; the next start's reaper reads the file).
-// socket, state_dir, sessions.default_backend and sessions.start_timeout
-// need a restart; a change to them is reported in the log. A
-// config that does not load is reported and the running one kept.
+// socket, state_dir, sessions.default_backend, sessions.start_timeout,
+// metrics.listen and the [chromedp] table need a restart; a change to
+// them (of [chromedp]: to its limits) is reported in the log. A config
+// that does not load is reported and the running one kept.
 func (d *Daemon) Reload(path string, level *slog.LevelVar) {
 	d.notify("RELOADING=1\nMONOTONIC_USEC=" + strconv.FormatInt(monotonicUsec(), 10))
 	defer func() { d.notify("READY=1\nSTATUS=" + d.statusLine()) }()
@@ -82,6 +83,8 @@ func (d *Daemon) Reload(path string, level *slog.LevelVar) {
 		{"state_dir", old.StateDir, cfg.StateDir},
 		{"sessions.default_backend", old.Sessions.DefaultBackend, cfg.Sessions.DefaultBackend},
 		{"sessions.start_timeout", old.Sessions.StartTimeout.String(), cfg.Sessions.StartTimeout.String()},
+		{"metrics.listen", old.Metrics.Listen, cfg.Metrics.Listen},
+		{"chromedp limits (cgroups, memory_max, memory_high, cpu_max, clients)", limitsKey(old.Chromedp), limitsKey(cfg.Chromedp)},
 	} {
 		if k.old != k.new {
 			d.log.Warn("config change needs a restart to take effect", "key", k.name, "running", k.old, "configured", k.new)
@@ -90,6 +93,8 @@ func (d *Daemon) Reload(path string, level *slog.LevelVar) {
 	// Keep the values that need a restart so status reports what runs.
 	cfg.Socket, cfg.StateDir = old.Socket, old.StateDir
 	cfg.Sessions.DefaultBackend, cfg.Sessions.StartTimeout = old.Sessions.DefaultBackend, old.Sessions.StartTimeout
+	cfg.Metrics = old.Metrics
+	cfg.Chromedp = old.Chromedp // the backend keeps the config it opened with
 	d.cfg.Store(&cfg)
 	d.log.Info("config reloaded", "log_level", cfg.LogLevel, "max_sessions", cfg.Sessions.MaxSessions, "access_rules", len(cfg.Access),
 		"reaper_mode", cfg.Reaper.Effective().Mode)

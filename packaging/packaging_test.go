@@ -374,9 +374,27 @@ func TestServiceSettings(t *testing.T) {
 		"NoNewPrivileges":       "yes",
 		"CapabilityBoundingSet": "",
 		"ProtectSystem":         "strict",
+		"Delegate":              "yes",
+		"ProtectControlGroups":  "yes",
 	} {
 		if got, ok := svc[key]; !ok || got != want {
 			t.Errorf("wad.service %s=%q, want %q", key, got, want)
+		}
+	}
+	// Per-browser cgroups (issue 14): `wad delegate` runs as root before
+	// the reaper, and the unit's own cgroup stays writable under
+	// ProtectControlGroups= on v2 and v1 alike.
+	unit, err := os.ReadFile(filepath.Join(b.root, "usr/lib/systemd/system/wad.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	del := strings.Index(string(unit), "\nExecStartPre=+/usr/bin/wad delegate --user wad\n")
+	if reap := strings.Index(string(unit), "\nExecStartPre=/usr/bin/wad reap "); del < 0 || del > reap {
+		t.Error("wad.service lacks ExecStartPre=+/usr/bin/wad delegate --user wad before the reaper")
+	}
+	for _, p := range []string{"/sys/fs/cgroup/system.slice/wad.service", "/sys/fs/cgroup/memory/system.slice/wad.service"} {
+		if !strings.Contains(" "+svc["ReadWritePaths"]+" ", " -"+p+" ") {
+			t.Errorf("wad.service ReadWritePaths=%q lacks -%s", svc["ReadWritePaths"], p)
 		}
 	}
 	for _, bad := range []string{"MemoryDenyWriteExecute", "RuntimeDirectory", "PrivateUsers", "DynamicUser"} {

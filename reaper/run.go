@@ -108,7 +108,8 @@ func formatBytes(n int64) string {
 // state clean: a process of ours survived SIGKILL, an entry could not be
 // removed, or ctx ended; it still does all it can and the Summary counts
 // what was done. A nil error means no process of ours is left and the
-// files are as the mode wants them.
+// files are as the mode wants them. Unless refused or a dry run, it
+// leaves its Summary and error in the state directory's ReportFile.
 func Run(ctx context.Context, o Options) (Summary, error) {
 	begin := time.Now()
 	log := o.Log
@@ -135,6 +136,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	s.Took = time.Since(begin)
 	log.Info(s.String(), "signalled", s.Signalled, "killed", s.Killed, "removed", s.Removed,
 		"bytes", s.Bytes, "quarantined", s.Quarantined, "took", s.Took, "dry_run", s.DryRun)
+	if !o.DryRun {
+		// For the daemon's metrics; a report it cannot write fails no
+		// cleanup.
+		if werr := writeReport(dir, newReport(s, err, time.Now())); werr != nil {
+			log.Warn("the reaper's report for the daemon's metrics was not written", "err", werr)
+		}
+	}
 	return s, err
 }
 

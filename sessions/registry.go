@@ -513,11 +513,17 @@ func notFound(client string) error {
 	return ctl.Errorf(ctl.CodeSessionNotFound, "no session for client %q; start one with session.login", client)
 }
 
-// view returns e's state with its processes (pid and memory) filled in.
+// view returns e's state with its processes (pid and memory, and the
+// cgroup's usage when the session has one) filled in.
 func view(e *entry) ctl.Session {
 	st := e.st.Get()
 	if p, ok := e.sess.(ProcessReporter); ok && st.State.Active() {
 		st.PID, st.RSSBytes = p.Process()
+	}
+	if u, ok := e.sess.(UsageReporter); ok && st.State.Active() {
+		if use, ok := u.Usage(); ok {
+			st.MemoryBytes, st.MemoryMax, st.CPUSeconds, st.Procs = use.MemoryBytes, use.MemoryMax, use.CPUSeconds, use.Procs
+		}
 	}
 	return st
 }

@@ -55,6 +55,26 @@ type ProcessReporter interface {
 	Process() (pid int, rssBytes int64)
 }
 
+// UsageReporter is implemented by sessions whose processes may run in a
+// cgroup of their own (chromedp under a delegated cgroup subtree). The
+// registry asks it, as it asks ProcessReporter, only to fill in
+// session.status and session.list, never while it holds a lock: it reads
+// a few cgroup files.
+type UsageReporter interface {
+	// Usage returns what the session's cgroup uses now; ok is false when
+	// the session has no cgroup (none delegated, or nothing runs).
+	Usage() (u Usage, ok bool)
+}
+
+// Usage is what a session's cgroup reports: exact, for the browser and
+// all its children.
+type Usage struct {
+	MemoryBytes int64   // memory charged to the group now
+	MemoryMax   int64   // the group's hard limit, 0 when none
+	CPUSeconds  float64 // CPU time used since the group was made
+	Procs       int     // processes in the group
+}
+
 // StartOptions are what a login asks of a start.
 type StartOptions struct {
 	// Phone, an E.164 number, asks for a pairing code instead of a QR code.

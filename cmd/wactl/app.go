@@ -102,7 +102,7 @@ func commands() []command {
 		{name: "doctor", help: "check the daemon, its install and its sessions; each problem with its fix (exit 1 if any)", nargs: [2]int{0, 0},
 			long: doctorHelp, flags: doctorFlags},
 		{name: "schema", help: "print the OpenRPC document of the daemon's API (rpc.discover)", nargs: [2]int{0, 0},
-			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).schema }},
+			long: schemaHelp, flags: schemaFlags},
 		{name: "version", help: "print wactl's and the daemon's versions", nargs: [2]int{0, 0},
 			flags: func(*flag.FlagSet) func(*app, context.Context, []string) error { return (*app).version }},
 		{name: "completion", args: "SHELL", help: "print a completion script for bash, zsh or fish", nargs: [2]int{1, 1},
@@ -355,11 +355,31 @@ func (a *app) status(ctx context.Context, args []string) error {
 
 func (a *app) printTable(list []ctl.Session) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT\tBACKEND\tSTATE\tSINCE\tDETAIL")
+	fmt.Fprintln(tw, "CLIENT\tBACKEND\tSTATE\tSINCE\tMEMORY\tDETAIL")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Client, s.Backend, s.State, since(s.Since), detail(s))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Client, s.Backend, s.State, since(s.Since), memory(s), detail(s))
 	}
 	tw.Flush()
+}
+
+// memory is a session's memory for the table: exact from its cgroup when
+// it has one, else the resident memory of its processes, else "-".
+func memory(s ctl.Session) string {
+	switch {
+	case s.MemoryBytes > 0:
+		return mebibytes(s.MemoryBytes)
+	case s.RSSBytes > 0:
+		return mebibytes(s.RSSBytes)
+	}
+	return "-"
+}
+
+// mebibytes renders a memory size in binary units ("312.4 MiB", "1.5 GiB").
+func mebibytes(n int64) string {
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 func since(t time.Time) string {
@@ -417,7 +437,20 @@ func (a *app) printSession(s ctl.Session) {
 		row("pid", fmt.Sprint(s.PID))
 	}
 	if s.RSSBytes != 0 {
-		row("rss", fmt.Sprintf("%.1f MiB", float64(s.RSSBytes)/(1<<20)))
+		row("rss", mebibytes(s.RSSBytes))
+	}
+	if s.MemoryBytes != 0 {
+		m := mebibytes(s.MemoryBytes) + " (cgroup)"
+		if s.MemoryMax > 0 {
+			m = mebibytes(s.MemoryBytes) + " of " + mebibytes(s.MemoryMax) + " (cgroup)"
+		}
+		row("memory", m)
+	}
+	if s.CPUSeconds != 0 {
+		row("cpu", fmt.Sprintf("%.1fs", s.CPUSeconds))
+	}
+	if s.Procs != 0 {
+		row("processes", fmt.Sprint(s.Procs))
 	}
 	tw.Flush()
 }

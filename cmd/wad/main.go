@@ -3,6 +3,8 @@
 //	wad [serve] [--config FILE]     run the daemon in the foreground
 //	wad check-config [--config FILE] validate the config and exit
 //	wad reap [--config FILE] [--dry-run]  the ExecStartPre clean-up
+//	wad delegate --user USER         hand the unit's cgroups to USER (ExecStartPre=+)
+//	wad doctor [--config FILE] [--user NAME] [--json]  health checks without a daemon
 //	wad version                      print the version
 package main
 
@@ -13,8 +15,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
+	"strconv"
 
 	"github.com/wad-project/wad/daemon"
+	"github.com/wad-project/wad/internal/cgroup"
 	"github.com/wad-project/wad/reaper"
 )
 
@@ -37,6 +42,13 @@ commands:
   reap           kill this wad's stale Chromium processes and reset the
                  session data (systemd runs it before every start);
                  --dry-run prints what it would do
+  doctor         check the install without a running daemon (wactl
+                 doctor runs it when wad does not answer); --user NAME,
+                 --json; exit 1 when a check failed
+  delegate       --user USER: hand the service's cgroup to USER where
+                 systemd does not (cgroup v1; systemd runs it as root
+                 before every start); on cgroup v2 it only checks that
+                 Delegate=yes did; never fails the start
   version        print the version
 
 Without --config, wad runs on embedded defaults: the socket in
@@ -50,6 +62,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	if cmd == "doctor" {
+		return doctorCmd(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("wad "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(stderr) }
@@ -57,6 +72,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	dryRun := false
 	if cmd == "reap" {
 		fs.BoolVar(&dryRun, "dry-run", false, "print what would be done, change nothing")
+	}
+	userName := ""
+	if cmd == "delegate" {
+		fs.StringVar(&userName, "user", "", "the service `USER` (and its group) to hand the cgroup to")
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -104,6 +123,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 			Out:      stdout,
 		})
 		return err
+	case "delegate":
+		uid, gid, err := lookupUser(userName)
+		if err != nil {
+			return err
+		}
+		msg, err := cgroup.Handover(uid, gid)
+		if msg != "" {
+			fmt.Fprintln(stdout, "wad delegate:", msg)
+		}
+		if err != nil {
+			// The daemon starts anyway, without per-browser limits.
+			fmt.Fprintln(stdout, "wad delegate: notice:", err)
+		}
+		return nil
 	case "version":
 		fmt.Fprintln(stdout, "wad", version)
 		return nil
@@ -112,4 +145,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (see wad --help)", cmd)
+}
+
+// lookupUser resolves a user name or numeric uid to its uid and primary
+// gid.
+func lookupUser(name string) (uid, gid int, err error) {
+	if name == "" {
+		return 0, 0, fmt.Errorf("delegate needs --user USER")
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, nerr := strconv.Atoi(name); nerr != nil {
+			return 0, 0, err
+		}
+		if u, err = user.LookupId(name); err != nil {
+			return 0, 0, err
+		}
+	}
+	if uid, err = strconv.Atoi(u.Uid); err != nil {
+		return 0, 0, fmt.Errorf("user %s: uid %q", name, u.Uid)
+	}
+	if gid, err = strconv.Atoi(u.Gid); err != nil {
+		return 0, 0, fmt.Errorf("user %s: gid %q", name, u.Gid)
+	}
+	return uid, gid, nil
 }

@@ -183,3 +183,31 @@ func TestReapDryRunChangesNothingThenReapResets(t *testing.T) {
 		t.Fatal("reap with a missing config succeeded")
 	}
 }
+
+// TestDelegateNeverFailsTheStart prevents `wad delegate` (ExecStartPre=+)
+// from stopping wad where cgroups cannot be handed over: outside a
+// service's cgroup it prints a notice and succeeds, and changes nothing;
+// only a missing or unknown --user is an error.
+func TestDelegateNeverFailsTheStart(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run([]string{"delegate", "--user", "nobody"}, &out, &errb); err != nil {
+		t.Fatalf("delegate from a test: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "wad delegate: notice: no delegated cgroup subtree") {
+		t.Errorf("no notice: %q", out.String())
+	}
+	if err := run([]string{"delegate", "--user", "0"}, &out, &errb); err != nil {
+		t.Errorf("numeric --user: %v", err)
+	}
+	if err := run([]string{"delegate"}, &out, &errb); err == nil || !strings.Contains(err.Error(), "--user") {
+		t.Errorf("without --user: %v", err)
+	}
+	if err := run([]string{"delegate", "--user", "no-such-user-wad"}, &out, &errb); err == nil {
+		t.Error("an unknown user succeeded")
+	}
+	out.Reset()
+	run([]string{"help"}, &out, &errb)
+	if !strings.Contains(out.String(), "delegate ") {
+		t.Error("usage does not list delegate")
+	}
+}

@@ -16,7 +16,9 @@ import (
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/daemon"
+	"github.com/wad-project/wad/internal/cgroup"
 	"github.com/wad-project/wad/sessions"
+	"github.com/wad-project/wad/sessions/chromedp"
 )
 
 // Options shape the test daemon. Zero values take the daemon's defaults.
@@ -34,6 +36,11 @@ type Options struct {
 	Config func(*daemon.Config)
 	// Log receives the daemon's log; default: t.Log at debug level.
 	Log *slog.Logger
+	// Cgroups, if set, is the cgroup subtree the daemon's browsers get
+	// their cgroups under (daemon.Options.Cgroups). Without it the test
+	// daemon never touches cgroups ([chromedp] cgroups = "off") unless
+	// Config turns them back on.
+	Cgroups *cgroup.Tree
 }
 
 // Daemon is a running test daemon.
@@ -77,6 +84,9 @@ func Start(t testing.TB, o Options) *Daemon {
 	// Tests send at once: pacing is what only some of them are about.
 	cfg.Outbox.PerMinute, cfg.Outbox.MinDelay, cfg.Outbox.MaxDelay = 0, 0, 0
 	cfg.Access = o.Access
+	if o.Cgroups == nil {
+		cfg.Chromedp.Cgroups = chromedp.CgroupsOff
+	}
 	if o.Config != nil {
 		o.Config(&cfg)
 	}
@@ -86,7 +96,7 @@ func Start(t testing.TB, o Options) *Daemon {
 		log = slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Log: log, Version: "test", Backends: o.Backends, Methods: o.Methods, Notify: func(string) {}})
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Log: log, Version: "test", Backends: o.Backends, Methods: o.Methods, Notify: func(string) {}, Cgroups: o.Cgroups})
 	if err != nil {
 		cancel()
 		t.Fatalf("starting daemon: %v", err)

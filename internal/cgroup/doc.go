@@ -6,6 +6,9 @@
 // hierarchy: memory.max, memory.high, cpu.max, memory.events, cgroup.kill)
 // and, for hosts still on v1 or the hybrid layout, the memory, cpu,
 // cpuacct and pids hierarchies with their v1 files
-// (memory.limit_in_bytes, memory.oom_control, cpu.cfs_quota_us, ...). It
-// never writes outside the subtree it was given.
+// (memory.limit_in_bytes, memory.oom_control, cpu.cfs_quota_us, ...),
+// where systemd does not hand the unit's directories to the service
+// user: Handover (`wad delegate`, run as root before the daemon) does.
+// It never writes outside the subtree it was given, and without one
+// (Delegated's error) the daemon runs without limits.
 package cgroup

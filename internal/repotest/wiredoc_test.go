@@ -28,7 +28,7 @@ func TestWireReferenceListsEveryMethodEventAndReason(t *testing.T) {
 			t.Errorf("docs/wire.md has no events table row for kind %q", k)
 		}
 	}
-	for _, r := range []string{ctl.ReasonMainDeviceGone, ctl.ReasonPhoneOffline} {
+	for _, r := range []string{ctl.ReasonMainDeviceGone, ctl.ReasonPhoneOffline, ctl.ReasonMemoryLimit} {
 		if !strings.Contains(doc, "`"+r+"`") {
 			t.Errorf("docs/wire.md does not explain reason %q", r)
 		}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/cgroup"
 	"github.com/wad-project/wad/sessions"
 )
 
@@ -23,6 +24,7 @@ type Backend struct {
 	cfg      Config
 	stateDir string
 	log      *slog.Logger
+	cgroups  *cgroup.Tree // nil: browsers get no cgroup of their own
 
 	mu     sync.Mutex
 	closed bool
@@ -41,18 +43,29 @@ var (
 // nothing and does not fail for a missing browser: that is reported (as
 // ctl.CodeBackendUnavailable) by every login, so the rest of the daemon
 // keeps working; call cfg.Check to find out early. It fails only for a
-// malformed configuration.
-func New(cfg Config, stateDir string, log *slog.Logger) (*Backend, error) {
+// malformed configuration (flags, URL, limits). With WithCgroups every
+// browser runs in a cgroup of its own.
+func New(cfg Config, stateDir string, log *slog.Logger, opts ...Option) (*Backend, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if err := cfg.Check(); err != nil && !errors.Is(err, ctl.ErrUnavailable) {
 		return nil, err
 	}
+	if err := cfg.ValidateLimits(); err != nil {
+		return nil, err
+	}
 	if cfg.StartTimeout != 0 {
 		log.Warn("chromedp.start_timeout is no longer used; sessions.start_timeout bounds every start")
 	}
-	return &Backend{cfg: cfg, stateDir: stateDir, log: log}, nil
+	b := &Backend{cfg: cfg, stateDir: stateDir, log: log}
+	for _, o := range opts {
+		o(b)
+	}
+	if b.cfg.Cgroups == CgroupsOff {
+		b.cgroups = nil
+	}
+	return b, nil
 }
 
 // Name returns "chromedp".

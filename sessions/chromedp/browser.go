@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/cgroup"
 	"github.com/wad-project/wad/internal/chromeproc"
 )
 
@@ -42,6 +43,7 @@ type browserRun struct {
 
 	allocCancel, ctxCancel context.CancelFunc
 	lock                   *profileLock
+	cg                     *runGroup // the browser's cgroup, or nil
 
 	stopping atomic.Bool // teardown begun: events are no longer news
 	booted   atomic.Bool // WhatsApp Web reported Debug.VERSION
@@ -88,9 +90,16 @@ func (s *Session) launch(ctx context.Context) (*browserRun, error) {
 	if removed {
 		s.log.Info("removed stale Singleton files of a dead browser", "profile", s.profile)
 	}
+	// The cgroup exists before the browser: on v2 it starts inside it.
+	cg, err := s.newGroup()
+	if err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	cgFD := cg.fd()
 
 	log := s.log
-	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), s.b.cfg.allocatorOptions(path, s.profile, log)...)
+	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), s.b.cfg.allocatorOptions(path, s.profile, cgFD, log)...)
 	bctx, bcancel := chromedp.NewContext(allocCtx,
 		chromedp.WithLogf(slogf(log, slog.LevelDebug, "chromedp: ")),
 		chromedp.WithErrorf(slogf(log, slog.LevelDebug, "chromedp error: ")),
@@ -101,7 +110,7 @@ func (s *Session) launch(ctx context.Context) (*browserRun, error) {
 	)
 	r := &browserRun{
 		s: s, log: log, ctx: bctx, start: time.Now(),
-		allocCancel: allocCancel, ctxCancel: bcancel, lock: lock,
+		allocCancel: allocCancel, ctxCancel: bcancel, lock: lock, cg: cg,
 		torn: make(chan struct{}), postLogout: make(chan struct{}),
 	}
 
@@ -126,6 +135,10 @@ func (s *Session) launch(ctx context.Context) (*browserRun, error) {
 		r.pid = c.Browser.Process().Pid
 	}
 	if err != nil {
+		oomMsg, oom := "", false
+		if !cancelled(ctx) && ctx.Err() == nil {
+			oomMsg, oom = r.oomStruck()
+		}
 		r.teardown(teardownOpts{})
 		switch {
 		case cancelled(ctx):
@@ -135,20 +148,45 @@ func (s *Session) launch(ctx context.Context) (*browserRun, error) {
 			s.st.Fail(ctl.ReasonStartTimeout, msg)
 			return nil, ctl.Errorf(ctl.CodeTimeout, "%s", msg)
 		}
-		msg := fmt.Sprintf("starting %s: %v", path, err)
-		s.st.Fail(ctl.ReasonBrowserExited, msg)
+		reason, msg := ctl.ReasonBrowserExited, fmt.Sprintf("starting %s: %v", path, err)
+		if oom {
+			reason, msg = ctl.ReasonMemoryLimit, oomMsg
+		}
+		s.st.Fail(reason, msg)
 		return nil, ctl.Errorf(ctl.CodeBackendUnavailable, "%s", msg)
+	}
+	if cg != nil && cgFD < 0 {
+		// cgroup v1: no clone into the group; move the browser and
+		// what it started so far before it opens WhatsApp Web.
+		if err := cg.add(r.pid); err != nil {
+			if cg.limits != (cgroup.Limits{}) {
+				r.teardown(teardownOpts{})
+				return nil, s.groupFailed(fmt.Errorf("cannot move the browser (pid %d) into its cgroup %s with the configured limits (%s): %w", r.pid, cg.name, describeLimits(cg.limits), err))
+			}
+			log.Warn("cannot move the browser into a cgroup of its own; it runs without one", "pid", r.pid, "err", err)
+			if err := cg.close(); err != nil {
+				log.Warn("removing the unused cgroup", "cgroup", cg.name, "err", err)
+			}
+			r.cg = nil
+		}
 	}
 	s.mu.Lock()
 	s.cur = r
 	s.mu.Unlock()
-	log.Info("browser started", "pid", r.pid, "profile", s.profile, "took", time.Since(r.start).Round(time.Millisecond))
+	if r.cg != nil {
+		log.Info("browser started", "pid", r.pid, "profile", s.profile, "cgroup", r.cg.name, "limits", describeLimits(r.cg.limits), "took", time.Since(r.start).Round(time.Millisecond))
+	} else {
+		log.Info("browser started", "pid", r.pid, "profile", s.profile, "took", time.Since(r.start).Round(time.Millisecond))
+	}
 
 	// From here on a dying browser or tab fails the session.
 	if err := chromedp.Listen(bctx, r.onCDPEvent); err != nil {
 		return nil, r.setupFailed(ctx, err)
 	}
 	go r.watch()
+	if r.cg != nil {
+		go r.watchOOM()
+	}
 
 	sctx, scancel := r.opContext(ctx, 0)
 	defer scancel()
@@ -199,6 +237,9 @@ func (r *browserRun) setupFailed(ctx context.Context, err error) error {
 	if cancelled(ctx) && r.ctx.Err() == nil {
 		r.teardown(teardownOpts{graceful: true})
 		return ctx.Err()
+	}
+	if reason == ctl.ReasonBrowserExited {
+		reason, msg = r.oomReason(reason, msg)
 	}
 	if r.s.st.Fail(reason, msg) {
 		r.log.Warn("start failed", "reason", reason, "err", err)
@@ -280,6 +321,10 @@ func (r *browserRun) died(reason, msg string) {
 	if r.stopping.Load() {
 		return
 	}
+	reason, msg = r.oomReason(reason, msg)
+	if r.stopping.Load() {
+		return
+	}
 	if r.s.st.Fail(reason, msg) {
 		r.log.Warn("browser session died", "reason", reason, "message", msg, "pid", r.pid)
 	}
@@ -308,6 +353,10 @@ func (r *browserRun) teardown(o teardownOpts) {
 		r.allocCancel()
 		if !chromeproc.KillTree(r.pid, r.s.profile, killWait) {
 			r.log.Warn("browser processes survived SIGKILL", "profile", r.s.profile)
+		}
+		// Kills what escaped the process tree, and removes the group.
+		if err := r.cg.close(); err != nil {
+			r.log.Warn("removing the browser's cgroup", "cgroup", r.cg.name, "err", err)
 		}
 		if o.deleteProfile {
 			if err := os.RemoveAll(r.s.profile); err != nil {

@@ -8,6 +8,13 @@
 // that follows the page protocol whatsapp-web.js uses (auth state from
 // WAWebSocketModel, QR codes from WAWebConnModel), and turns crashes of
 // the browser or the page into a failed session within two seconds.
+// Given a cgroup tree (WithCgroups: the subtree systemd delegated to the
+// daemon), each browser runs in a cgroup of its own with the [chromedp]
+// limits (memory_max, memory_high, cpu_max, per-client overrides):
+// cloned into it on cgroup v2, moved there right after it started on
+// v1. An OOM kill in that group fails the session with reason
+// memory_limit and stops its browser; session.status reports the
+// group's memory, CPU time and processes (cgroups.go).
 // Logging out, of a running session or of a login a crash left behind
 // (UnlinkLeftovers), is WhatsApp Web's own in-page logout, which unlinks
 // the device.

@@ -49,8 +49,9 @@ var baseFlags = []struct {
 }
 
 // allocatorOptions returns the chromedp allocator options of one launch
-// on profile.
-func (c Config) allocatorOptions(path, profile string, log *slog.Logger) []chromedp.ExecAllocatorOption {
+// on profile. cgroupFD, unless negative, is the directory of the cgroup
+// (v2) the browser starts in.
+func (c Config) allocatorOptions(path, profile string, cgroupFD int, log *slog.Logger) []chromedp.ExecAllocatorOption {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(profile),
@@ -81,12 +82,18 @@ func (c Config) allocatorOptions(path, profile string, log *slog.Logger) []chrom
 	// set both: the browser gets its own process group, so that stopping
 	// can kill every child, and dies with the thread that started it
 	// (chromedp keeps that thread locked for the browser's lifetime).
+	// With a cgroup (v2) it is cloned straight into it, so no byte of it
+	// is ever charged outside its limits.
 	opts = append(opts, chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
 		if cmd.SysProcAttr == nil {
 			cmd.SysProcAttr = &syscall.SysProcAttr{}
 		}
 		cmd.SysProcAttr.Setpgid = true
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+		if cgroupFD >= 0 {
+			cmd.SysProcAttr.UseCgroupFD = true
+			cmd.SysProcAttr.CgroupFD = cgroupFD
+		}
 	}))
 	return opts
 }

@@ -79,7 +79,8 @@ func (b *Backend) unlinkProfile(ctx context.Context, log *slog.Logger, client, p
 	ctx, cancel := context.WithTimeout(ctx, leftoverTimeout)
 	defer cancel()
 	env := sessions.Env{Client: client, Backend: Name, Log: log}
-	s := &Session{b: b, env: env, log: log, st: sessions.NewStatus(env), profile: profile}
+	// A cgroup name of its own: a session of the same client may run.
+	s := &Session{b: b, env: env, log: log, st: sessions.NewStatus(env), profile: profile, cgName: "unlink-" + client}
 	s.st.Set(ctl.StateStarting, "", "")
 	if _, err := s.launch(ctx); err != nil {
 		s.endRun(teardownOpts{})

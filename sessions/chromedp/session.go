@@ -24,7 +24,8 @@ const (
 )
 
 // Session is one client's WhatsApp Web in its own Chromium. It
-// implements sessions.Session and sessions.ProcessReporter. The registry
+// implements sessions.Session, sessions.ProcessReporter and
+// sessions.UsageReporter (with a cgroup). The registry
 // calls Start, Stop and Logout one at a time; crash handling (a dying
 // browser or tab) runs alongside and only ever ends the current run.
 type Session struct {
@@ -33,6 +34,9 @@ type Session struct {
 	log     *slog.Logger
 	st      *sessions.Status
 	profile string
+	// cgName names the browser's cgroup under the tree (empty:
+	// browser-<client>); unique among the browsers that can run at once.
+	cgName string
 
 	mu  sync.Mutex
 	cur *browserRun // the browser of the current run, or nil

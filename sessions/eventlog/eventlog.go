@@ -344,6 +344,27 @@ func (l *Log) Position(ctx context.Context, consumer string) (seq uint64, ok boo
 	return seq, true, nil
 }
 
+// Positions returns every consumer's acknowledged position, by name.
+func (l *Log) Positions(ctx context.Context) (map[string]uint64, error) {
+	rows, err := l.db.QueryContext(ctx, "SELECT name, seq FROM consumers")
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: reading the consumers' positions: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]uint64)
+	for rows.Next() {
+		var (
+			name string
+			seq  uint64
+		)
+		if err := rows.Scan(&name, &seq); err != nil {
+			return nil, fmt.Errorf("eventlog: reading the consumers' positions: %w", err)
+		}
+		out[name] = seq
+	}
+	return out, rows.Err()
+}
+
 // Status returns the log's figures for wad.status.
 func (l *Log) Status(ctx context.Context) (ctl.EventLogStatus, error) {
 	var consumers int

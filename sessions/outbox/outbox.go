@@ -148,6 +148,11 @@ type Outbox struct {
 	// on, since nothing sends.
 	stopped  chan struct{}
 	stopOnce sync.Once
+
+	// Under mu: the Kind of each queued message (by id), and the
+	// messages that left the queue (FinishedCounts).
+	kinds    map[string]string
+	finished map[Finished]uint64
 }
 
 // waiter wakes the Waits of one message: done is closed when it leaves
@@ -182,6 +187,7 @@ func Open(ctx context.Context, db *store.DB, reg *sessions.Registry, cfg Config,
 		seen:    make(map[string]bool),
 		stopped: make(chan struct{}),
 	}
+	ob.kinds, ob.finished = make(map[string]string), make(map[Finished]uint64)
 	ob.cfg.Store(&cfg)
 	if err := ob.load(ctx); err != nil {
 		return nil, fmt.Errorf("opening the outbox: %w", err)
@@ -192,7 +198,7 @@ func Open(ctx context.Context, db *store.DB, reg *sessions.Registry, cfg Config,
 // load counts the queued messages and removes spool files no queued
 // message needs (left by a crash between spooling and queueing).
 func (o *Outbox) load(ctx context.Context) error {
-	rows, err := o.db.QueryContext(ctx, `SELECT client, id, media IS NOT NULL FROM outbox WHERE state = ?`, ctl.OutQueued)
+	rows, err := o.db.QueryContext(ctx, `SELECT client, id, media IS NOT NULL, method, op, media FROM outbox WHERE state = ?`, ctl.OutQueued)
 	if err != nil {
 		return err
 	}
@@ -200,13 +206,16 @@ func (o *Outbox) load(ctx context.Context) error {
 	keep := make(map[string]bool)
 	for rows.Next() {
 		var (
-			client, id string
-			hasMedia   bool
+			client, id, method string
+			hasMedia           bool
+			opJSON             []byte
+			mediaJSON          sql.NullString
 		)
-		if err := rows.Scan(&client, &id, &hasMedia); err != nil {
+		if err := rows.Scan(&client, &id, &hasMedia, &method, &opJSON, &mediaJSON); err != nil {
 			return err
 		}
 		o.counts[client]++
+		o.kinds[id] = storedKind(method, opJSON, mediaJSON)
 		keep[id] = hasMedia
 	}
 	if err := rows.Err(); err != nil {
@@ -273,6 +282,7 @@ func (o *Outbox) Enqueue(ctx context.Context, client string, op sessions.Op) (ct
 	o.mu.Lock()
 	o.counts[client]++
 	o.seen[client] = true
+	o.kinds[id] = Kind(op)
 	o.mu.Unlock()
 	o.wmu.Lock()
 	err = o.insert(ctx, st, opJSON, mediaJSON)
@@ -283,6 +293,7 @@ func (o *Outbox) Enqueue(ctx context.Context, client string, op sessions.Op) (ct
 	if err != nil {
 		o.mu.Lock()
 		o.uncount(client, 1)
+		delete(o.kinds, id)
 		o.mu.Unlock()
 		if f != nil {
 			os.Remove(o.spoolPath(id))
@@ -336,6 +347,12 @@ func (o *Outbox) left(st ctl.MessageStatus) {
 		delete(o.waits, st.ID)
 	}
 	o.uncount(st.Client, 1)
+	kind := o.kinds[st.ID]
+	if kind == "" {
+		kind = KindOther
+	}
+	delete(o.kinds, st.ID)
+	o.finished[Finished{Kind: kind, State: st.State}]++
 }
 
 // uncount takes n off client's queued count. o.mu is held.
@@ -400,6 +417,71 @@ func (o *Outbox) Queued() map[string]int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return maps.Clone(o.counts)
+}
+
+// Finished counts the messages that left the queue since Open, by Kind
+// and by the state they left it in (ctl.OutSent or ctl.OutFailed).
+type Finished struct{ Kind, State string }
+
+// Kinds of message, as Finished counts them: a media kind (ctl.Media*),
+// or one of these.
+const (
+	KindText     = "text"
+	KindLocation = "location"
+	KindContact  = "contact"
+	KindReaction = "reaction"
+	KindEdit     = "edit"
+	KindRevoke   = "revoke"
+	// KindOther: a queued entry whose op could not be read.
+	KindOther = "other"
+)
+
+// Kind is what op sends: a media kind, text, location, contact,
+// reaction, edit or revoke (other for what the outbox does not queue).
+func Kind(op sessions.Op) string {
+	switch o := op.(type) {
+	case sessions.Send:
+		switch {
+		case o.Media != nil:
+			return o.Media.Kind
+		case o.Location != nil:
+			return KindLocation
+		case o.Contact != nil:
+			return KindContact
+		}
+		return KindText
+	case sessions.React:
+		return KindReaction
+	case sessions.Edit:
+		return KindEdit
+	case sessions.Revoke:
+		return KindRevoke
+	}
+	return KindOther
+}
+
+// storedKind is the Kind of a queued row.
+func storedKind(method string, opJSON []byte, mediaJSON sql.NullString) string {
+	var mj []byte
+	if mediaJSON.Valid {
+		mj = []byte(mediaJSON.String)
+	}
+	op, f, err := decodeOp(method, opJSON, mj)
+	if err != nil {
+		return KindOther
+	}
+	if f != nil {
+		return f.Kind
+	}
+	return Kind(op)
+}
+
+// FinishedCounts returns how many messages left the queue since Open,
+// by kind and state: read-only figures for metrics.
+func (o *Outbox) FinishedCounts() map[Finished]uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return maps.Clone(o.finished)
 }
 
 // SetConfig replaces the pacing (config reload); workers use it from

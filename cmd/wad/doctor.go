@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+
+	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/daemon"
+	"github.com/wad-project/wad/daemon/doctor"
+)
+
+// serviceUser is the user the packaged unit runs wad as.
+const serviceUser = "wad"
+
+// doctorCmd is `wad doctor [--config FILE] [--user NAME] [--json]`: the
+// daemon's health checks (package daemon/doctor) without a daemon, for
+// `wactl doctor` when wad does not answer. It reports the same findings
+// as wad.doctor, minus the sessions. --user is the user wad runs as: the
+// state directory should belong to it and the sandbox is tried as it;
+// by default the user wad when run as root and that user exists (the
+// packaged install), else the calling user (a wad of one's own). It
+// fails (exit 1) when a finding failed.
+func doctorCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wad doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "configuration `FILE` (TOML)")
+	name := fs.String("user", "", "the `USER` wad runs as (default: wad when run as root and that user exists, else the caller)")
+	asJSON := fs.Bool("json", false, "print {findings, ok} as JSON")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see wad doctor --help)", fs.Arg(0))
+	}
+	u, err := doctorUser(*name)
+	if err != nil {
+		return err
+	}
+	source := *config
+	if source == "" {
+		source = "embedded defaults"
+	}
+	cfg, cerr := daemon.LoadConfig(*config)
+	findings := []ctl.Finding{doctor.Config(source, cerr)}
+	if cfg.StateDir != "" && cfg.StateDir[0] == '/' {
+		findings = append(findings, doctor.Run(context.Background(), doctor.Options{
+			StateDir:       cfg.StateDir,
+			DefaultBackend: cfg.Sessions.DefaultBackend,
+			Chromedp:       cfg.Chromedp,
+			User:           u,
+		})...)
+	}
+	failed := ctl.FindingsFailed(findings)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Findings []ctl.Finding `json:"findings"`
+			OK       bool          `json:"ok"`
+		}{findings, !failed}); err != nil {
+			return err
+		}
+	} else if err := ctl.WriteFindings(stdout, findings); err != nil {
+		return err
+	}
+	if failed {
+		n := 0
+		for _, f := range findings {
+			if f.Status == ctl.FindingFail {
+				n++
+			}
+		}
+		return fmt.Errorf("doctor: %d of %d checks failed", n, len(findings))
+	}
+	return nil
+}
+
+// doctorUser returns the user named, or the default of doctorCmd.
+func doctorUser(name string) (*user.User, error) {
+	if name != "" {
+		u, err := user.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("--user: %w", err)
+		}
+		return u, nil
+	}
+	if os.Geteuid() == 0 {
+		if u, err := user.Lookup(serviceUser); err == nil {
+			return u, nil
+		}
+	}
+	return user.Current()
+}

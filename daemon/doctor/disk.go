@@ -1,0 +1,67 @@
+package doctor
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wad-project/wad/ctl"
+)
+
+// Disk thresholds: a warning below 10% or 1 GiB free, a failure below 2%
+// or 200 MiB (SQLite stops committing when the disk fills, and with it
+// the event log and the outbound queue).
+const (
+	warnFreeBytes   = 1 << 30
+	warnFreePercent = 10
+	failFreeBytes   = 200 << 20
+	failFreePercent = 2
+)
+
+// Disk checks the free space of the file system that holds dir (or its
+// nearest existing parent), as available to unprivileged users.
+func Disk(dir string) ctl.Finding {
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return warn(ctl.CheckDisk, "", fmt.Sprintf("%s: %v", dir, err), "check the state directory's file system")
+	}
+	return diskFinding(dir, st.Bavail*uint64(st.Bsize), st.Blocks*uint64(st.Bsize))
+}
+
+func diskFinding(dir string, free, total uint64) ctl.Finding {
+	pct := 100.0
+	if total > 0 {
+		pct = float64(free) * 100 / float64(total)
+	}
+	msg := fmt.Sprintf("%s: %s free (%.1f%% of %s)", dir, bytesIEC(free), pct, bytesIEC(total))
+	fix := "free space on that file system: the event log ([events] max_bytes) and the outbox live there; SQLite stops committing when it is full"
+	switch {
+	case free < failFreeBytes || pct < failFreePercent:
+		return fail(ctl.CheckDisk, "", msg, fix)
+	case free < warnFreeBytes || pct < warnFreePercent:
+		return warn(ctl.CheckDisk, "", msg, fix)
+	}
+	return ok(ctl.CheckDisk, "", msg)
+}
+
+// bytesIEC formats n as "1.5 GiB".
+func bytesIEC(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
