@@ -28,7 +28,7 @@ import (
 )
 
 // e2eBound bounds the whole test, boot to teardown.
-const e2eBound = 5 * time.Minute
+const e2eBound = 8 * time.Minute
 
 // share is where the test's files appear inside the container.
 const share = "/mnt/wad-e2e"
@@ -275,10 +275,21 @@ func TestE2E(t *testing.T) {
 	if _, err := run("", nil, "cp", b.res.Deb, filepath.Join(dir, "wad.deb")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := run(filepath.Join(repoRoot, "packaging"), []string{"CGO_ENABLED=0"}, "go", "build", "-o", filepath.Join(dir, "chromium"), "./testdata/chromium"); err != nil {
+	for _, cmd := range []string{"chromium", "webfake"} {
+		if _, err := run(filepath.Join(repoRoot, "packaging"), []string{"CGO_ENABLED=0"}, "go", "build", "-o", filepath.Join(dir, cmd), "./testdata/"+cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "web"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	for _, f := range []string{"index.html", "fake.js"} {
+		if _, err := run("", nil, "cp", filepath.Join(repoRoot, "sessions/chromedp/testdata", f), filepath.Join(dir, "web", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
 
+	forgetCgroups(t)
 	c := boot(ctx, t, dir)
 	containerOf[t] = c
 	t.Logf("container booted in %s", time.Since(begin).Round(time.Millisecond))
@@ -286,6 +297,7 @@ func TestE2E(t *testing.T) {
 	// Install. policy-rc.d (from the host's image) would forbid starting
 	// services, as in a chroot; a booted system has none.
 	c.mustRun("rm", "-f", "/usr/sbin/policy-rc.d")
+	c.controllers(t)
 	out := c.mustRun("dpkg", "-i", share+"/wad.deb")
 	t.Logf("dpkg -i:\n%s", out)
 
@@ -461,6 +473,8 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
+	step(t, "wactl doctor: healthy, then a caller outside group wad and a state dir owned by root", func(t *testing.T) { doctorHealthyStep(t, c) })
+
 	step(t, "journal entries carry WAD_CLIENT, WAD_BACKEND and WAD_STATE", func(t *testing.T) {
 		// The container has no network; the proxy on a closed loopback
 		// port makes the failure immediate and keeps it local.
@@ -480,6 +494,10 @@ func TestE2E(t *testing.T) {
 			return ""
 		})
 	})
+
+	step(t, "a browser over memory_max fails alone with memory_limit", func(t *testing.T) { limitsStep(t, c) })
+
+	step(t, "wactl doctor names a missing Chromium and a corrupted store", func(t *testing.T) { doctorBrokenStep(t, c) })
 
 	step(t, "upgrade keeps the daemon unless opted in", func(t *testing.T) {
 		pid := c.mainPID()
