@@ -89,11 +89,15 @@ func (t *Tree) String() string {
 // children (a cgroup with processes cannot have controlled children):
 // only those the tree's cgroup.controllers offers. It fails when the
 // leaf cannot be made or joined, or when the controllers cannot be
-// enabled (v2: EBUSY while another process still sits in the tree's own
-// cgroup).
+// enabled. It moves nothing when another process sits in the tree's own
+// cgroup (v2 could not enable the controllers then, and this process
+// would be left in a leaf of someone else's cgroup).
 func (t *Tree) Enter(leaf string) error {
 	if err := checkName(leaf); err != nil {
 		return err
+	}
+	if err := t.alone(); err != nil {
+		return fmt.Errorf("cgroup: %w", err)
 	}
 	pid := strconv.Itoa(os.Getpid())
 	for _, d := range t.dirs {
@@ -196,9 +200,10 @@ func (g *Group) Name() string { return g.name }
 
 // FD returns an open directory descriptor of the group for
 // syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd} (clone3 into the
-// cgroup: the process never runs outside it). ok is false on v1, where
-// Add must move the process after it started, where clone3 is filtered
-// (see clone3Works), and after Close. The
+// cgroup: the process never runs outside it). ok is false on v1 and
+// where clone3 is filtered (see clone3Works): there the process joins
+// the group itself before it execs (ProcsFiles), or Add moves it after
+// it started; and after Close. The
 // descriptor is opened O_RDONLY|O_DIRECTORY (the kernel takes an O_PATH
 // one too: it looks the descriptor up raw). It stays the group's: the
 // caller must not close it, and must not use it after Close.
@@ -211,12 +216,31 @@ func (g *Group) FD() (fd int, ok bool) {
 	return g.fd, true
 }
 
+// ProcsFiles lists the group's cgroup.procs file in each hierarchy (one
+// on v2). A process that writes "0" into each of them joins the group
+// itself: a launcher does that right before it execs the browser where
+// FD is not ok (v1; clone3 filtered), so that no byte the browser
+// allocates is charged outside the group (neither v1 nor v2 moves the
+// charges of a process that is moved later). Nil after Close.
+func (g *Group) ProcsFiles() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	var fs []string
+	for _, d := range g.dirs {
+		fs = append(fs, filepath.Join(d.path, "cgroup.procs"))
+	}
+	return fs
+}
+
 // clone3Works reports whether this process may call clone3, which
 // SysProcAttr.UseCgroupFD needs. systemd's RestrictNamespaces= makes
 // clone3 fail with ENOSYS (seccomp cannot inspect its flags), and Go does
-// not fall back to clone: under wad.service FD is not ok and Add moves
-// the browser instead. The probe passes no arguments, so no process is
-// made: EINVAL means clone3 is there.
+// not fall back to clone: under wad.service FD is not ok and the
+// browser joins its group through ProcsFiles instead. The probe passes
+// no arguments, so no process is made: EINVAL means clone3 is there.
 var clone3Works = sync.OnceValue(func() bool {
 	_, _, errno := unix.Syscall(unix.SYS_CLONE3, 0, 0, 0)
 	return errno != unix.ENOSYS

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -20,7 +21,8 @@ import (
 // (not a systemd service), the cgroup not owned by or not writable for
 // this user (no Delegate=yes, no `wad delegate`, or ProtectControlGroups=
 // without a writable hole), running as root without systemd's delegate
-// mark, or no cgroup hierarchy at all. On v1 a hierarchy other than
+// mark, other processes in the same cgroup (a shell inside a user
+// service), or no cgroup hierarchy at all. On v1 a hierarchy other than
 // memory that is not handed over is left out of the Tree (String lists
 // those in it). Call it before Enter: afterwards the own cgroup is the
 // leaf.
@@ -62,7 +64,11 @@ func (h host) delegatedV2(m membership) (*Tree, error) {
 	if h.euid == 0 && !delegateMark(d) {
 		return nil, errNotDelegated("running as root and %s lacks systemd's trusted.delegate mark (no Delegate=yes)", d)
 	}
-	return &Tree{version: 2, rel: m.unified, dirs: []dir{{path: d}}}, nil
+	t := &Tree{version: 2, rel: m.unified, dirs: []dir{{path: d}}}
+	if err := t.alone(); err != nil {
+		return nil, errNotDelegated("%v", err)
+	}
+	return t, nil
 }
 
 func (h host) delegatedV1(m membership) (*Tree, error) {
@@ -91,7 +97,33 @@ func (h host) delegatedV1(m membership) (*Tree, error) {
 	if len(t.dirs) == 0 || !t.dirs[0].has("memory") {
 		return nil, errNotDelegated("no v1 memory hierarchy under %s", h.root)
 	}
+	if err := t.alone(); err != nil {
+		return nil, errNotDelegated("%v", err)
+	}
 	return t, nil
+}
+
+// alone fails when a process other than this one sits in the tree's own
+// cgroup: then it is not a service's cgroup of its own but, say, that of
+// a terminal (a shell started by a user service inherits INVOCATION_ID
+// and sits in a cgroup its user owns), and Enter would move this process
+// out from under it.
+func (t *Tree) alone() error {
+	b, err := os.ReadFile(filepath.Join(t.dirs[0].path, "cgroup.procs"))
+	if err != nil {
+		return err
+	}
+	self := os.Getpid()
+	var others []string
+	for _, f := range strings.Fields(string(b)) {
+		if f != strconv.Itoa(self) {
+			others = append(others, f)
+		}
+	}
+	if len(others) > 0 {
+		return fmt.Errorf("%s also holds pids %s: not a cgroup of this process's own", t.dirs[0].path, strings.Join(others, " "))
+	}
+	return nil
 }
 
 // owned checks that d and its files are owned by and writable for this

@@ -49,6 +49,12 @@ func parseMembership(b []byte) (membership, error) {
 		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") {
 			return membership{}, fmt.Errorf("/proc/self/cgroup: malformed line %q", line)
 		}
+		// In a cgroup namespace, a cgroup outside the namespace's root
+		// reads as "/../x": joined to the mount point it would name a
+		// directory outside the cgroup file system.
+		if slices.Contains(strings.Split(parts[2], "/"), "..") {
+			return membership{}, fmt.Errorf("/proc/self/cgroup: %q lies outside this cgroup namespace", line)
+		}
 		if parts[0] == "0" && parts[1] == "" {
 			m.unified, m.hasUnified = parts[2], true
 			continue

@@ -299,3 +299,53 @@ func TestVersionFollowsTheMountLayout(t *testing.T) {
 		t.Error("a malformed /proc/self/cgroup parsed")
 	}
 }
+
+// TestEnterLeavesASharedCgroupAlone prevents a daemon started from a
+// shell that inherited INVOCATION_ID (a terminal run as a user service:
+// its cgroup belongs to the user) from taking that cgroup for a delegated
+// one, moving itself into a "daemon" leaf under the terminal's cgroup
+// and leaving the leaf behind when enabling the controllers then fails.
+func TestEnterLeavesASharedCgroupAlone(t *testing.T) {
+	h, unit := fakeV2(t)
+	h.euid = 4242
+	os.Lchown(unit, 4242, 4242)
+	shared := fmt.Sprintf("%d\n1234567\n", os.Getpid())
+	os.WriteFile(unit+"/cgroup.procs", []byte(shared), 0o644)
+	if tree, err := h.delegated(); !errors.Is(err, ErrNotDelegated) || !strings.Contains(err.Error(), "1234567") {
+		t.Errorf("a cgroup shared with pid 1234567 delegated: %v, %v", tree, err)
+	}
+	tree := &Tree{version: 2, rel: "/system.slice/wad.service", dirs: []dir{{path: unit}}}
+	if err := tree.Enter("daemon"); err == nil {
+		t.Error("Enter succeeded in a shared cgroup")
+	}
+	if _, err := os.Stat(unit + "/daemon"); !os.IsNotExist(err) {
+		t.Errorf("Enter made its leaf in a shared cgroup: %v", err)
+	}
+	if got := read(t, unit+"/cgroup.subtree_control"); got != "" {
+		t.Errorf("cgroup.subtree_control = %q", got)
+	}
+	// Alone in it (the service's main process), it is the daemon's.
+	os.WriteFile(unit+"/cgroup.procs", []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644)
+	if _, err := h.delegated(); err != nil {
+		t.Errorf("alone in its cgroup: %v", err)
+	}
+}
+
+// TestDelegatedStaysInsideTheMount prevents a process whose cgroup lies
+// outside its cgroup namespace ("0::/../../x" in /proc/self/cgroup) from
+// making and writing cgroups at a path joined outside /sys/fs/cgroup.
+func TestDelegatedStaysInsideTheMount(t *testing.T) {
+	h, unit := fakeV2(t)
+	h.euid = 4242
+	os.Lchown(unit, 4242, 4242)
+	// From the mount's parent, "../root/system.slice/wad.service" is the
+	// fake unit itself: joined naively, it would be taken.
+	rel := "/../" + filepath.Base(h.root) + "/system.slice/wad.service"
+	h.selfCgroup = func() ([]byte, error) { return []byte("0::" + rel + "\n"), nil }
+	if tree, err := h.delegated(); !errors.Is(err, ErrNotDelegated) || !strings.Contains(err.Error(), "outside") {
+		t.Errorf("cgroup %s: %v, %v; want no tree", rel, tree, err)
+	}
+	if _, err := parseMembership([]byte("4:memory:/a/../../b\n")); err == nil {
+		t.Error("a v1 path with .. parsed")
+	}
+}

@@ -96,10 +96,10 @@ func (s *Session) launch(ctx context.Context) (*browserRun, error) {
 		lock.unlock()
 		return nil, err
 	}
-	cgFD := cg.fd()
+	cgStart := cg.start()
 
 	log := s.log
-	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), s.b.cfg.allocatorOptions(path, s.profile, cgFD, log)...)
+	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), s.b.cfg.allocatorOptions(path, s.profile, cgStart, log)...)
 	bctx, bcancel := chromedp.NewContext(allocCtx,
 		chromedp.WithLogf(slogf(log, slog.LevelDebug, "chromedp: ")),
 		chromedp.WithErrorf(slogf(log, slog.LevelDebug, "chromedp error: ")),
@@ -148,6 +148,9 @@ func (s *Session) launch(ctx context.Context) (*browserRun, error) {
 			s.st.Fail(ctl.ReasonStartTimeout, msg)
 			return nil, ctl.Errorf(ctl.CodeTimeout, "%s", msg)
 		}
+		if cgStart.strict && strings.Contains(err.Error(), joinFailed) {
+			return nil, s.groupFailed(fmt.Errorf("cannot start the browser in its cgroup %s with the configured limits (%s): %w", cg.name, describeLimits(cg.limits), err))
+		}
 		reason, msg := ctl.ReasonBrowserExited, fmt.Sprintf("starting %s: %v", path, err)
 		if oom {
 			reason, msg = ctl.ReasonMemoryLimit, oomMsg
@@ -155,9 +158,10 @@ func (s *Session) launch(ctx context.Context) (*browserRun, error) {
 		s.st.Fail(reason, msg)
 		return nil, ctl.Errorf(ctl.CodeBackendUnavailable, "%s", msg)
 	}
-	if cg != nil && cgFD < 0 {
-		// cgroup v1: no clone into the group; move the browser and
-		// what it started so far before it opens WhatsApp Web.
+	if cg != nil && cgStart.fd < 0 {
+		// Joined before the exec (or not, without limits): make sure the
+		// browser and what it started so far are in the group before it
+		// opens WhatsApp Web.
 		if err := cg.add(r.pid); err != nil {
 			if cg.limits != (cgroup.Limits{}) {
 				r.teardown(teardownOpts{})

@@ -95,22 +95,22 @@ func describeLimits(l cgroup.Limits) string {
 	return s
 }
 
-// fd returns the group's directory descriptor for clone3 (v2), or -1
-// when the browser must be moved after it started (v1) or there is no
-// group.
-func (g *runGroup) fd() int {
+// start says how the browser starts inside the group: cloned into it
+// (v2 where clone3 works) or joining it before the exec (see
+// cgroupStart); noCgroup without a group.
+func (g *runGroup) start() cgroupStart {
 	if g == nil {
-		return -1
+		return noCgroup
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.g == nil {
-		return -1
+		return noCgroup
 	}
 	if fd, ok := g.g.FD(); ok {
-		return fd
+		return cgroupStart{fd: fd}
 	}
-	return -1
+	return cgroupStart{fd: -1, join: g.g.ProcsFiles(), strict: g.limits != (cgroup.Limits{})}
 }
 
 // add moves pid and its descendants into the group.

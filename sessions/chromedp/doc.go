@@ -11,8 +11,10 @@
 // Given a cgroup tree (WithCgroups: the subtree systemd delegated to the
 // daemon), each browser runs in a cgroup of its own with the [chromedp]
 // limits (memory_max, memory_high, cpu_max, per-client overrides):
-// cloned into it on cgroup v2, moved there right after it started on
-// v1. An OOM kill in that group fails the session with reason
+// cloned into it on cgroup v2 where clone3 is allowed, otherwise
+// joining it through /bin/sh right before Chromium is exec'd (launch.go:
+// cgroupStart), so that nothing it allocates is charged outside it. An
+// OOM kill in that group fails the session with reason
 // memory_limit and stops its browser; session.status reports the
 // group's memory, CPU time and processes (cgroups.go).
 // Logging out, of a running session or of a login a crash left behind

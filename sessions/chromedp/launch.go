@@ -48,10 +48,70 @@ var baseFlags = []struct {
 	{"window-size", "1280,900"},
 }
 
+// cgroupStart is how a browser gets into its cgroup before it runs any
+// code of its own: cloned into it (fd >= 0: cgroup v2 where clone3 is
+// allowed), or started through /bin/sh, which writes "0" into each of
+// join (the group's cgroup.procs files: the writer joins the group) and
+// then execs the browser (v1, and v2 under wad.service, whose
+// RestrictNamespaces= filters clone3). With strict (limits apply) a
+// write that fails ends the start with joinFailed on stderr; without,
+// the browser starts where it is.
+type cgroupStart struct {
+	fd     int
+	join   []string
+	strict bool
+}
+
+// noCgroup starts the browser in the daemon's cgroup.
+var noCgroup = cgroupStart{fd: -1}
+
+// joinShell runs joinScript.
+const joinShell = "/bin/sh"
+
+// joinFailed begins the line joinScript prints when it cannot join the
+// group with strict set.
+const joinFailed = "wad: cannot join the browser's cgroup"
+
+// joinScript is run as `sh -c joinScript wad-cgroup-join STRICT FILE...
+// -- BROWSER ARGS...`.
+const joinScript = `strict=$1; shift
+while [ "$1" != -- ]; do
+	if ! echo 0 >"$1" && [ "$strict" = 1 ]; then
+		echo "` + joinFailed + ` ($1)" >&2
+		exit 126
+	fi
+	shift
+done
+shift
+exec "$@"`
+
+// wrap makes cmd join the group before it execs the browser (see
+// cgroupStart).
+func (cs cgroupStart) wrap(cmd *exec.Cmd) {
+	if cs.fd >= 0 {
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = cs.fd
+		return
+	}
+	if len(cs.join) == 0 {
+		return
+	}
+	strict := "0"
+	if cs.strict {
+		strict = "1"
+	}
+	args := append([]string{joinShell, "-c", joinScript, "wad-cgroup-join", strict}, cs.join...)
+	args = append(args, "--", cmd.Path)
+	cmd.Args = append(args, cmd.Args[1:]...)
+	cmd.Path = joinShell
+}
+
 // allocatorOptions returns the chromedp allocator options of one launch
-// on profile. cgroupFD, unless negative, is the directory of the cgroup
-// (v2) the browser starts in.
-func (c Config) allocatorOptions(path, profile string, cgroupFD int, log *slog.Logger) []chromedp.ExecAllocatorOption {
+// on profile; cg says how the browser starts in its cgroup.
+func (c Config) allocatorOptions(path, profile string, cg cgroupStart, log *slog.Logger) []chromedp.ExecAllocatorOption {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(profile),
@@ -82,18 +142,15 @@ func (c Config) allocatorOptions(path, profile string, cgroupFD int, log *slog.L
 	// set both: the browser gets its own process group, so that stopping
 	// can kill every child, and dies with the thread that started it
 	// (chromedp keeps that thread locked for the browser's lifetime).
-	// With a cgroup (v2) it is cloned straight into it, so no byte of it
-	// is ever charged outside its limits.
+	// With a cgroup it starts inside it (cg.wrap), so no byte of it is
+	// ever charged outside its limits.
 	opts = append(opts, chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
 		if cmd.SysProcAttr == nil {
 			cmd.SysProcAttr = &syscall.SysProcAttr{}
 		}
 		cmd.SysProcAttr.Setpgid = true
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-		if cgroupFD >= 0 {
-			cmd.SysProcAttr.UseCgroupFD = true
-			cmd.SysProcAttr.CgroupFD = cgroupFD
-		}
+		cg.wrap(cmd)
 	}))
 	return opts
 }
