@@ -246,7 +246,7 @@ var (
 	dLogOldest    = desc("wad_event_log_oldest_seq", "The oldest seq the event log keeps (head + 1 when it keeps none).")
 	dLogEvents    = desc("wad_event_log_events", "Events the event log holds.")
 	dLogBytes     = desc("wad_event_log_bytes", "Bytes of event JSON the event log holds.")
-	dLag          = desc("wad_event_log_consumer_lag_events", "Logged events after a named consumer's acknowledged position (head minus position).", "consumer")
+	dLag          = desc("wad_event_log_consumer_lag_events", "Logged events after a named consumer's acknowledged position (head minus position); the 50 consumers furthest behind.", "consumer")
 	dSubs         = desc("wad_event_subscriptions", "Event subscriptions peers hold.")
 	dAppendErrors = desc("wad_event_log_append_errors_total", "Events the log refused (they went out live only, without a seq).")
 	dFellBehind   = desc("wad_event_subscription_overflows_total", "Times a subscription's live queue overflowed and it read the log instead.")
@@ -306,8 +306,8 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 				if err != nil {
 					ch <- prometheus.NewInvalidMetric(dLag, err)
 				}
-				for name, seq := range pos {
-					gauge(dLag, float64(st.Head-min(seq, st.Head)), name)
+				for _, c := range mostBehind(pos, st.Head, MaxConsumerSeries) {
+					gauge(dLag, float64(c.lag), c.name)
 				}
 			}
 		}
@@ -365,6 +365,34 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 		gauge(dReapLocks, float64(r.StaleLocks))
 		gauge(dReapQuar, float64(r.Quarantined))
 	}
+}
+
+// MaxConsumerSeries bounds the series of
+// wad_event_log_consumer_lag_events: any peer that may read can name a
+// new durable consumer, and each one would be a series for as long as
+// wad.db keeps it. Past the bound, the consumers furthest behind are
+// the ones shown.
+const MaxConsumerSeries = 50
+
+type consumerLag struct {
+	name string
+	lag  uint64
+}
+
+// mostBehind returns the at most n consumers of pos furthest behind
+// head, the furthest first (by name among equals).
+func mostBehind(pos map[string]uint64, head uint64, n int) []consumerLag {
+	out := make([]consumerLag, 0, len(pos))
+	for name, seq := range pos {
+		out = append(out, consumerLag{name, head - min(seq, head)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].lag != out[j].lag {
+			return out[i].lag > out[j].lag
+		}
+		return out[i].name < out[j].name
+	})
+	return out[:min(n, len(out))]
 }
 
 // sessions collects wad_sessions (every state of every backend, zero

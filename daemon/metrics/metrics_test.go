@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -244,3 +245,74 @@ func TestUnixListenerStaleLiveAndRemoved(t *testing.T) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// fakeTCP is a listener that says it listens on addr.
+type fakeTCP struct {
+	net.Listener
+	addr   net.Addr
+	closed bool
+}
+
+func (f *fakeTCP) Addr() net.Addr { return f.addr }
+func (f *fakeTCP) Close() error   { f.closed = true; return f.Listener.Close() }
+
+// Prevents: metrics served without authentication to the network
+// because "localhost" resolved to something else than a loopback
+// address (an /etc/hosts entry, a DNS server answering for it).
+func TestListenRefusesLocalhostThatIsNotLoopback(t *testing.T) {
+	var fake *fakeTCP
+	listenTCP = func(network, addr string) (net.Listener, error) {
+		ln, err := net.Listen(network, "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		fake = &fakeTCP{Listener: ln, addr: &net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 9464}}
+		return fake, nil
+	}
+	defer func() { listenTCP = net.Listen }()
+	ln, err := Listen("localhost:9464", -1)
+	if err == nil {
+		ln.Close()
+		t.Fatal("Listen served on 192.0.2.7:9464 for localhost:9464")
+	}
+	if !strings.Contains(err.Error(), "not a loopback") || !fake.closed {
+		t.Errorf("got %v (listener closed: %v), want a loopback error and the listener closed", err, fake.closed)
+	}
+	listenTCP = net.Listen
+	if ln, err := Listen("localhost:0", -1); err != nil {
+		t.Errorf("localhost:0: %v", err)
+	} else {
+		ln.Close()
+	}
+}
+
+// Prevents: a label any reader of the socket controls growing without
+// bound. Every events.ack with a new consumer name makes a consumer
+// that wad.db keeps; the lag metric shows only the MaxConsumerSeries
+// furthest behind.
+func TestConsumerLagSeriesAreBounded(t *testing.T) {
+	src := full()
+	src.Positions = func(context.Context) (map[string]uint64, error) {
+		pos := map[string]uint64{"stuck": 0}
+		for i := range 1000 {
+			pos["c"+strconv.Itoa(i)] = 100
+		}
+		return pos, nil
+	}
+	mfs, err := New(src).Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		if mf.GetName() == "wad_event_log_consumer_lag_events" {
+			n = len(mf.GetMetric())
+		}
+	}
+	if n != MaxConsumerSeries {
+		t.Errorf("1001 consumers make %d lag series, want %d", n, MaxConsumerSeries)
+	}
+	if v, ok := value(mfs, "wad_event_log_consumer_lag_events", map[string]string{"consumer": "stuck"}); !ok || v != 100 {
+		t.Errorf("the consumer furthest behind: %v, %v; want it shown, 100 behind", v, ok)
+	}
+}

@@ -47,7 +47,9 @@ func CheckListen(addr string) error {
 	return nil
 }
 
-// Listen opens addr, which CheckListen accepted and is not empty. A Unix
+// Listen opens addr, which CheckListen accepted and is not empty. A
+// host:port must resolve to a loopback address (an /etc/hosts or a DNS
+// server that makes localhost something else is an error). A Unix
 // socket is made mode 0660 (and given group gid unless gid is -1); a
 // stale socket file left by a crash is replaced, but one that answers
 // means another process serves there, which is an error.
@@ -56,9 +58,14 @@ func Listen(addr string, gid int) (net.Listener, error) {
 		return nil, err
 	}
 	if !filepath.IsAbs(addr) {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := listenTCP("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("metrics.listen: %w", err)
+		}
+		// "localhost" is whatever /etc/hosts or DNS make of it.
+		if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+			ln.Close()
+			return nil, fmt.Errorf("metrics.listen: %q would serve on %s, which is not a loopback address (metrics are served without authentication): write 127.0.0.1 or [::1] instead", addr, ln.Addr())
 		}
 		return ln, nil
 	}
@@ -81,6 +88,9 @@ func Listen(addr string, gid int) (net.Listener, error) {
 	}
 	return ln, nil
 }
+
+// listenTCP is net.Listen; a test seam.
+var listenTCP = net.Listen
 
 // removeStale removes a socket file at path that nobody answers on.
 func removeStale(path string) error {
