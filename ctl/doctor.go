@@ -1,6 +1,9 @@
 package ctl
 
-import "io"
+import (
+	"fmt"
+	"io"
+)
 
 // Finding statuses, worst last.
 const (
@@ -45,15 +48,40 @@ type DoctorResult struct {
 	Findings []Finding `json:"findings"`
 }
 
-// FindingsFailed reports whether any finding failed: `wactl doctor` and
-// `wad doctor` exit 1 then (warnings alone exit 0).
-func FindingsFailed(fs []Finding) bool {
+// DoctorReport is what `wactl doctor --json` and `wad doctor --json`
+// print (and what wactl reads from `wad doctor --json`): the findings,
+// and OK when none failed.
+type DoctorReport struct {
+	Findings []Finding `json:"findings"`
+	OK       bool      `json:"ok"`
+}
+
+// NewDoctorReport returns the report of fs.
+func NewDoctorReport(fs []Finding) DoctorReport {
+	if fs == nil {
+		fs = []Finding{}
+	}
+	return DoctorReport{Findings: fs, OK: failed(fs) == 0}
+}
+
+// Err is nil when no finding failed (warnings alone pass), else an
+// error counting the failures: `wactl doctor` and `wad doctor` exit 1
+// with it.
+func (r DoctorReport) Err() error {
+	if n := failed(r.Findings); n > 0 {
+		return fmt.Errorf("doctor: %d of %d checks failed", n, len(r.Findings))
+	}
+	return nil
+}
+
+func failed(fs []Finding) int {
+	n := 0
 	for _, f := range fs {
 		if f.Status == FindingFail {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // WriteFindings prints findings for people, one line each (status,

@@ -1,16 +1,16 @@
 package daemon_test
 
 import (
-	"bytes"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/daemon"
 	"github.com/wad-project/wad/daemon/daemontest"
+	"github.com/wad-project/wad/daemon/doctor/doctortest"
 	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/sessiontest"
 )
@@ -72,7 +72,7 @@ func TestDoctorOnAHealthyDaemonFindsNothingWrong(t *testing.T) {
 func TestDoctorNamesACorruptedStore(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	path := filepath.Join(state, ".wwebjs_auth", "whatsmeow.db")
-	writeDamagedStore(t, path)
+	doctortest.DamagedStore(t, path)
 	d := daemontest.Start(t, daemontest.Options{StateDir: state, Backends: []sessions.Backend{&sessiontest.Backend{}}})
 	st := doctorOf(t, d)[ctl.CheckStore]
 	if len(st) != 2 || st[0].Status != ctl.FindingOK || st[1].Status != ctl.FindingFail ||
@@ -96,32 +96,46 @@ func TestDoctorNamesAMissingChromium(t *testing.T) {
 	}
 }
 
-// writeDamagedStore writes a SQLite database of a few hundred pages at
-// path and overwrites pages in its middle with garbage.
-func writeDamagedStore(t *testing.T, path string) {
-	t.Helper()
-	os.MkdirAll(filepath.Dir(path), 0o700)
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
+// TestDoctorCallsShareOneRunOfTheHostChecks prevents wad.doctor from
+// being a way for any reader to make the daemon start Chromium and read
+// every store over and over: calls at once, and calls soon after,
+// share one run of the host checks (Chromium is asked its version
+// once), while each still gets the sessions of its own moment.
+func TestDoctorCallsShareOneRunOfTheHostChecks(t *testing.T) {
+	dir := t.TempDir()
+	count := filepath.Join(dir, "runs")
+	chrome := filepath.Join(dir, "chromium")
+	script := "#!/bin/sh\ncase \"$1\" in --version) echo run >>" + count + "; sleep 0.3;; esac\necho 'Chromium 1.0'\n"
+	if err := os.WriteFile(chrome, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
-		"CREATE INDEX t_v ON t(v)",
-		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 3000) INSERT INTO t SELECT i, printf('%0200d', i) FROM n",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
+	d := daemontest.Start(t, daemontest.Options{
+		Backends: []sessions.Backend{&sessiontest.Backend{Connect: true}},
+		Config:   func(c *daemon.Config) { c.Chromedp.ChromePath = chrome },
+	})
+	var wg sync.WaitGroup
+	for range 4 {
+		c := d.Dial()
+		wg.Go(func() {
+			var res ctl.DoctorResult
+			if err := c.Call(bg, ctl.MethodDoctor, ctl.Empty{}, &res); err != nil {
+				t.Errorf("wad.doctor: %v", err)
+			}
+		})
 	}
-	db.Close()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
+	wg.Wait()
+	if _, err := d.Client.Login(bg, ctl.LoginParams{Client: "sales"}); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	fi, _ := f.Stat()
-	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5, 0x5A, 0x00, 0xFF}, 20*1024), fi.Size()/2); err != nil {
-		t.Fatal(err)
+	by := doctorOf(t, d)
+	if cr := by[ctl.CheckChromium]; len(cr) != 1 || cr[0].Status != ctl.FindingOK || !strings.Contains(cr[0].Message, "Chromium 1.0") {
+		t.Errorf("chromium findings %+v", cr)
+	}
+	if s := by[ctl.CheckSession]; len(s) != 1 || s[0].Client != "sales" {
+		t.Errorf("a session logged in after the checks ran is not reported: %+v", s)
+	}
+	b, _ := os.ReadFile(count)
+	if n := strings.Count(string(b), "run"); n != 1 {
+		t.Errorf("five wad.doctor calls asked Chromium its version %d times, want once", n)
 	}
 }

@@ -58,7 +58,7 @@ func (d *Daemon) methods(spec []ctl.Method) table {
 		ctl.MethodAck:               bind(d.ack),
 		ctl.MethodWebhooks:          bind(d.webhooksList),
 		ctl.MethodWebhookRetry:      bind(d.webhookRetry),
-		ctl.MethodDoctor:            bind(d.doctor),
+		ctl.MethodDoctor:            d.doctorer(),
 		ctl.MethodDiscover:          d.discoverer(spec),
 	})
 }

@@ -38,8 +38,9 @@ with the fix below each problem:
   unit       wad.service under systemd: its state, restarts and last exit
 
 The daemon makes most checks itself (wad.doctor). When it does not answer,
-wactl runs ` + "`wad doctor --json`" + ` (next to wactl, or on PATH) to make them
-without it. Exit status 0 when nothing failed (warnings allowed), 1 otherwise.
+or answers wad.doctor with an error (an older wad, [[access]] rules), wactl
+runs ` + "`wad doctor --json`" + ` (next to wactl, or on PATH) to make them without it.
+Exit status 0 when nothing failed (warnings allowed), 1 otherwise.
 --json prints {"findings": [...], "ok": true|false}.
 `
 
@@ -80,47 +81,37 @@ func (a *app) doctor(ctx context.Context, config string) error {
 	if statErr == nil {
 		findings = append(findings, groupFinding(path, fi))
 	}
-	daemonFindings, sock := a.askDaemon(ctx, path, fi, statErr)
+	daemonFindings, sock, answered := a.askDaemon(ctx, path, fi, statErr)
 	findings = append([]ctl.Finding{sock}, findings...)
 	if daemonFindings == nil {
-		findings = append(findings, localDoctor(ctx, path, config)...)
+		findings = append(findings, localDoctor(ctx, path, config, answered)...)
 	} else {
 		findings = append(findings, daemonFindings...)
 	}
-	findings = append(findings, unitFindings(ctx, sock.Status == ctl.FindingOK)...)
-	failed := ctl.FindingsFailed(findings)
+	findings = append(findings, unitFindings(ctx, answered)...)
+	report := ctl.NewDoctorReport(findings)
 	if a.json {
-		if err := a.printJSON(struct {
-			Findings []ctl.Finding `json:"findings"`
-			OK       bool          `json:"ok"`
-		}{findings, !failed}); err != nil {
+		if err := a.printJSON(report); err != nil {
 			return err
 		}
 	} else if err := ctl.WriteFindings(a.stdout, findings); err != nil {
 		return err
 	}
-	if failed {
-		n := 0
-		for _, f := range findings {
-			if f.Status == ctl.FindingFail {
-				n++
-			}
-		}
-		return fmt.Errorf("doctor: %d of %d checks failed", n, len(findings))
-	}
-	return nil
+	return report.Err()
 }
 
 // askDaemon dials the socket and calls wad.doctor. It returns the
-// daemon's findings (nil when it did not answer) and the socket finding.
-func (a *app) askDaemon(ctx context.Context, path string, fi os.FileInfo, statErr error) ([]ctl.Finding, ctl.Finding) {
+// daemon's findings (nil when it gave none), the socket finding, and
+// whether the daemon answered at all (wad.doctor may still have failed:
+// an older daemon, access rules, a timeout).
+func (a *app) askDaemon(ctx context.Context, path string, fi os.FileInfo, statErr error) ([]ctl.Finding, ctl.Finding, bool) {
 	if statErr != nil {
 		msg := fmt.Sprintf("no socket at %s: %v", path, statErr)
 		fix := "start wad: sudo systemctl start wad.socket (or run `wad` as yourself); or point --socket/WAD_SOCKET at its socket"
 		if errors.Is(statErr, fs.ErrPermission) {
 			fix = "see the directory's permissions: the caller cannot reach " + filepath.Dir(path)
 		}
-		return nil, ctl.Finding{Check: ctl.CheckSocket, Status: ctl.FindingFail, Message: msg, Fix: fix}
+		return nil, ctl.Finding{Check: ctl.CheckSocket, Status: ctl.FindingFail, Message: msg, Fix: fix}, false
 	}
 	who := socketWho(fi)
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -132,7 +123,7 @@ func (a *app) askDaemon(ctx context.Context, path string, fi os.FileInfo, statEr
 			fix = "see the group finding"
 		}
 		return nil, ctl.Finding{Check: ctl.CheckSocket, Status: ctl.FindingFail,
-			Message: fmt.Sprintf("wad does not answer on %s (%s): %v", path, who, errors.Unwrap(err)), Fix: fix}
+			Message: fmt.Sprintf("wad does not answer on %s (%s): %v", path, who, errors.Unwrap(err)), Fix: fix}, false
 	}
 	defer c.Close()
 	cctx, cancel := context.WithTimeout(ctx, doctorTimeout)
@@ -147,12 +138,12 @@ func (a *app) askDaemon(ctx context.Context, path string, fi os.FileInfo, statEr
 			fix = "the [[access]] rules of wad's config do not let you read: ask its administrator"
 		}
 		return nil, ctl.Finding{Check: ctl.CheckSocket, Status: ctl.FindingFail,
-			Message: fmt.Sprintf("wad answers on %s but wad.doctor failed: %s", path, describe(err)), Fix: fix}
+			Message: fmt.Sprintf("wad answers on %s but wad.doctor failed: %s", path, describe(err)), Fix: fix}, true
 	}
 	if res.Findings == nil {
 		res.Findings = []ctl.Finding{}
 	}
-	return res.Findings, ctl.Finding{Check: ctl.CheckSocket, Status: ctl.FindingOK, Message: fmt.Sprintf("wad answers on %s (%s)", path, who)}
+	return res.Findings, ctl.Finding{Check: ctl.CheckSocket, Status: ctl.FindingOK, Message: fmt.Sprintf("wad answers on %s (%s)", path, who)}, true
 }
 
 // socketWho says who owns the socket and who may use it.
@@ -234,10 +225,11 @@ func groupName(gid uint32) string {
 }
 
 // localDoctor runs `wad doctor --json` for the daemon's checks when the
-// daemon does not answer: the packaged config and user for the system
-// socket, the embedded defaults otherwise, unless config names one. wad
-// is looked for next to wactl, then on PATH.
-func localDoctor(ctx context.Context, socket, config string) []ctl.Finding {
+// daemon does not make them (it does not answer, or answered wad.doctor
+// with an error): the packaged config and user for the system socket,
+// the embedded defaults otherwise, unless config names one. wad is
+// looked for next to wactl, then on PATH.
+func localDoctor(ctx context.Context, socket, config string, answered bool) []ctl.Finding {
 	wad := ""
 	if exe, err := os.Executable(); err == nil {
 		if p := filepath.Join(filepath.Dir(exe), "wad"); isExecutable(p) {
@@ -272,9 +264,7 @@ func localDoctor(ctx context.Context, socket, config string) []ctl.Finding {
 	cmd := exec.CommandContext(cctx, wad, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
-	var res struct {
-		Findings []ctl.Finding `json:"findings"`
-	}
+	var res ctl.DoctorReport
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res.Findings) == 0 {
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" && runErr != nil {
@@ -284,9 +274,13 @@ func localDoctor(ctx context.Context, socket, config string) []ctl.Finding {
 			Message: fmt.Sprintf("the daemon's checks were not made: %s %s: %s", wad, strings.Join(args, " "), msg),
 			Fix:     "start wad and run wactl doctor again"}}
 	}
+	why, fix := "wad is not answering", "start wad (sudo systemctl start wad) and run wactl doctor again for the sessions"
+	if answered {
+		why, fix = "wad answers but did not make its checks (see the socket finding)", "see the socket finding's fix, then run wactl doctor again for the sessions"
+	}
 	return append([]ctl.Finding{{Check: ctl.CheckDaemon, Status: ctl.FindingWarn,
-		Message: fmt.Sprintf("wad is not answering: the checks below are `%s %s`'s, made as %s, without the sessions", wad, strings.Join(args, " "), currentUser()),
-		Fix:     "start wad (sudo systemctl start wad) and run wactl doctor again for the sessions"}}, res.Findings...)
+		Message: fmt.Sprintf("%s: the checks below are `%s %s`'s, made as %s, without the sessions", why, wad, strings.Join(args, " "), currentUser()),
+		Fix:     fix}}, res.Findings...)
 }
 
 func currentUser() string {

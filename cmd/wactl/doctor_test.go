@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/daemon/daemontest"
+	"github.com/wad-project/wad/daemon/doctor/doctortest"
 	"github.com/wad-project/wad/sessions"
 	"github.com/wad-project/wad/sessions/sessiontest"
 )
@@ -139,7 +139,7 @@ func TestDoctorWithTheDaemonDownRunsWadDoctor(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	os.Mkdir(state, 0o700)
 	store := filepath.Join(state, ".wwebjs_auth", "whatsmeow.db")
-	damagedStore(t, store)
+	doctortest.DamagedStore(t, store)
 	config := filepath.Join(dir, "wad.toml")
 	os.WriteFile(config, []byte(`socket = "`+filepath.Join(dir, "wad.sock")+`"
 state_dir = "`+state+`"
@@ -175,36 +175,6 @@ chrome_path = "/nonexistent/chromium"
 	}
 }
 
-// damagedStore writes a SQLite database of a few hundred pages at path
-// and overwrites pages in its middle with garbage.
-func damagedStore(t *testing.T, path string) {
-	t.Helper()
-	os.MkdirAll(filepath.Dir(path), 0o700)
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
-		"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
-		"CREATE INDEX t_v ON t(v)",
-		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 3000) INSERT INTO t SELECT i, printf('%0200d', i) FROM n",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fi, _ := f.Stat()
-	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5, 0x5A, 0x00, 0xFF}, 20*1024), fi.Size()/2); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestUnitFinding prevents a failing wad.service passing: failed or
 // restarting fails with the journal to read, restarts warn, a running
 // unit is ok, an unknown one is not reported.
@@ -228,5 +198,37 @@ func TestUnitFinding(t *testing.T) {
 	}
 	if _, known := unitFinding(props("LoadState=not-found ActiveState=inactive"), false); known {
 		t.Error("an unknown unit was reported")
+	}
+}
+
+// TestDoctorOnADaemonWithoutWadDoctorDoesNotSayItIsDown prevents a
+// doctor that contradicts itself: a daemon that answers but does not
+// serve wad.doctor (older than wactl) is not reported as "not
+// answering" when wactl falls back to `wad doctor`.
+func TestDoctorOnADaemonWithoutWadDoctorDoesNotSayItIsDown(t *testing.T) {
+	dir, err := os.MkdirTemp("", "wad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	buildTo(t, dir, "wad", "github.com/wad-project/wad/cmd/wad")
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var older []ctl.Method
+	for _, m := range ctl.Methods {
+		if m.Name != ctl.MethodDoctor {
+			older = append(older, m)
+		}
+	}
+	d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{&sessiontest.Backend{}}, Methods: older})
+	_, out, errs := wactl(t, d.Socket, "", "doctor", "--json")
+	var r doctorJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("doctor: %v\n%s%s", err, out, errs)
+	}
+	if s := r.of(ctl.CheckSocket); len(s) != 1 || s[0].Status != ctl.FindingFail || !strings.Contains(s[0].Message, "but wad.doctor failed") || !strings.Contains(s[0].Fix, "upgrade wad") {
+		t.Errorf("socket: %+v", s)
+	}
+	if s := r.of(ctl.CheckDaemon); len(s) != 1 || strings.Contains(s[0].Message, "not answering") || !strings.Contains(s[0].Message, "wad answers but did not make its checks") {
+		t.Errorf("daemon: %+v", s)
 	}
 }

@@ -58,29 +58,17 @@ func doctorCmd(args []string, stdout, stderr io.Writer) error {
 			User:           u,
 		})...)
 	}
-	failed := ctl.FindingsFailed(findings)
+	report := ctl.NewDoctorReport(findings)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
-			Findings []ctl.Finding `json:"findings"`
-			OK       bool          `json:"ok"`
-		}{findings, !failed}); err != nil {
+		if err := enc.Encode(report); err != nil {
 			return err
 		}
 	} else if err := ctl.WriteFindings(stdout, findings); err != nil {
 		return err
 	}
-	if failed {
-		n := 0
-		for _, f := range findings {
-			if f.Status == ctl.FindingFail {
-				n++
-			}
-		}
-		return fmt.Errorf("doctor: %d of %d checks failed", n, len(findings))
-	}
-	return nil
+	return report.Err()
 }
 
 // doctorUser returns the user named, or the default of doctorCmd.

@@ -1,9 +1,7 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"go/ast"
 	"go/parser"
@@ -16,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/daemon/doctor/doctortest"
 	"github.com/wad-project/wad/internal/store"
 	"github.com/wad-project/wad/sessions/chromedp"
 	"github.com/wad-project/wad/sessions/whatsmeow"
@@ -234,7 +233,7 @@ func TestStateDirOwnedByRootFails(t *testing.T) {
 func TestCorruptedStoreFails(t *testing.T) {
 	dir := stateDir(t)
 	path := filepath.Join(dir, whatsmeow.AuthDir, whatsmeow.DBFile)
-	corruptStore(t, path)
+	doctortest.DamagedStore(t, path)
 	fs := Stores(bg, dir)
 	if fs[0].Status != ctl.FindingOK {
 		t.Errorf("wad.db: %+v", fs[0])
@@ -242,39 +241,6 @@ func TestCorruptedStoreFails(t *testing.T) {
 	f := fs[1]
 	if f.Status != ctl.FindingFail || !strings.Contains(f.Message, path+" is damaged") || !strings.Contains(f.Fix, "wactl login") {
 		t.Errorf("corrupted whatsmeow.db: %+v", f)
-	}
-}
-
-// corruptStore writes a SQLite database of a few hundred pages at path
-// and overwrites pages in its middle with garbage.
-func corruptStore(t testing.TB, path string) {
-	t.Helper()
-	os.MkdirAll(filepath.Dir(path), 0o700)
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
-		"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
-		"CREATE INDEX t_v ON t(v)",
-		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 3000) INSERT INTO t SELECT i, printf('%0200d', i) FROM n",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fi, _ := f.Stat()
-	if fi.Size() < 100*4096 {
-		t.Fatalf("store is only %d bytes", fi.Size())
-	}
-	if _, err := f.WriteAt(bytes.Repeat([]byte{0xA5, 0x5A, 0x00, 0xFF}, 20*1024), fi.Size()/2); err != nil {
-		t.Fatal(err)
 	}
 }
 
