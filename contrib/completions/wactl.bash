@@ -18,7 +18,7 @@ _wactl() {
 	--kinds) COMPREPLY=($(compgen -W "state qr message receipt reaction edit revoke check_progress group presence chat_presence call contact message_status events_dropped" -- "$cur")); return ;;
 	esac
 	if [[ -z "$cmd" ]]; then
-		COMPREPLY=($(compgen -W "call chats check completion contact contacts download edit group login logout message presence profile react read revoke send status stop version watch webhooks --socket --json" -- "$cur"))
+		COMPREPLY=($(compgen -W "call chats check completion contact contacts doctor download edit group login logout message presence profile react read revoke schema send status stop version watch webhooks --socket --json" -- "$cur"))
 		return
 	fi
 	local subs="" subclients=0
@@ -46,7 +46,7 @@ _wactl() {
 	n=0
 	for ((j = i + 1; j < COMP_CWORD; j++)); do
 		case "${COMP_WORDS[j]}" in
-		--about|--address|--backend|--caption|--consumer|--contact|--file|--filename|--kind|--kinds|--location|--mention|--mime|--name|--phone|--picture|--reply-to|--since|--socket|--text|--timeout|--topic|-o) ((j++)) ;;
+		--about|--address|--backend|--caption|--config|--consumer|--contact|--file|--filename|--kind|--kinds|--location|--mention|--mime|--name|--phone|--picture|--reply-to|--since|--socket|--text|--timeout|--topic|-o) ((j++)) ;;
 		-?*) ;;
 		*) ((n++)) ;;
 		esac
@@ -87,6 +87,8 @@ _wactl() {
 	watch) flags="$flags --consumer --kinds --since"; clients=1 ;;
 	webhooks) flags="$flags --dead-letters"; clients=0 ;;
 	"webhooks retry") flags="$flags "; clients=0 ;;
+	doctor) flags="$flags --config"; clients=0 ;;
+	schema) flags="$flags --offline"; clients=0 ;;
 	version) flags="$flags "; clients=0 ;;
 	completion) flags="$flags "; clients=0; ((n == 0)) && choices="bash zsh fish" ;;
 	esac

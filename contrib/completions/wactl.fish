@@ -112,6 +112,10 @@ complete -c wactl -n '__fish_seen_subcommand_from watch' -a '(wactl __clients 2>
 complete -c wactl -n __fish_use_subcommand -a webhooks -d "show the webhooks' delivery state (--dead-letters: the events they gave up on)"
 complete -c wactl -n '__fish_seen_subcommand_from webhooks; and not __fish_seen_subcommand_from retry' -a retry -d "deliver webhook NAME's dead letters again (only SEQ's, if given)"
 complete -c wactl -n '__fish_seen_subcommand_from webhooks; and not __fish_seen_subcommand_from retry' -l dead-letters -d "list the dead letters of each webhook: the events it gave up on after max_attempts"
+complete -c wactl -n __fish_use_subcommand -a doctor -d "check the daemon, its install and its sessions; each problem with its fix (exit 1 if any)"
+complete -c wactl -n '__fish_seen_subcommand_from doctor' -l config -x -d "the daemon's configuration FILE, for wad doctor when the daemon does not answer\n(default: /etc/wad/wad.toml for the system socket, else wad's embedded defaults)"
+complete -c wactl -n __fish_use_subcommand -a schema -d "print the OpenRPC document of the daemon's API (rpc.discover)"
+complete -c wactl -n '__fish_seen_subcommand_from schema' -l offline -d "print wactl's own document, of the methods it was built with, without asking the daemon"
 complete -c wactl -n __fish_use_subcommand -a version -d "print wactl's and the daemon's versions"
 complete -c wactl -n __fish_use_subcommand -a completion -d "print a completion script for bash, zsh or fish"
 complete -c wactl -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
