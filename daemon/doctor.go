@@ -15,38 +15,54 @@ import (
 	"github.com/wad-project/wad/sessions"
 )
 
-// doctorTTL is how long wad.doctor reuses the findings of its host
-// checks (Chromium started twice, every store read, WhatsApp asked for
-// each account's devices) before making them again. Calls while they
-// are being made wait for them and share them: however many peers call
-// wad.doctor, at most one browser runs and each store is read once.
+// doctorTTL is how long wad.doctor reuses the findings of its costly
+// checks (Chromium started with its sandbox, every store read whole,
+// WhatsApp asked for each account's devices) before making them again.
+// Calls while they are being made wait for them and share them: however
+// many peers call wad.doctor, at most one browser runs and each store is
+// read once. The quick checks (state directory, Chromium's presence,
+// disk) and the sessions are made at each call, so a fix shows at once.
 const doctorTTL = 15 * time.Second
+
+// doctorDeep makes the costly checks; a test seam.
+var doctorDeep = doctor.Deep
 
 // doctorer binds wad.doctor for d, with the caches of its checks.
 func (d *Daemon) doctorer() impl {
-	caches := &doctorCaches{host: doctorCache{ttl: doctorTTL}, devices: doctorCache{ttl: doctorTTL}}
+	caches := &doctorCaches{deep: doctorCache{ttl: doctorTTL}, devices: doctorCache{ttl: doctorTTL}}
 	return bind(func(ctx context.Context, c *call, _ ctl.Empty) (ctl.DoctorResult, error) {
 		return d.doctor(ctx, c, caches)
 	})
 }
 
-// doctorCaches are wad.doctor's: the host's checks, and the devices of
-// the accounts (made again sooner when the sessions change).
-type doctorCaches struct{ host, devices doctorCache }
+// doctorCaches are wad.doctor's: the costly host checks (made again
+// sooner for another browser), and the devices of the accounts (made
+// again sooner when the sessions change).
+type doctorCaches struct{ deep, devices doctorCache }
 
 // doctor serves wad.doctor: the checks of package daemon/doctor, made as
 // the daemon's own user, on the running config and the sessions the peer
 // may see. The config finding says the running config is valid (it was
 // validated at start or reload; `wad check-config` checks the file).
-// The host's findings (state_dir, chromium, sandbox, store, disk) come
-// from cache (made at most doctorTTL ago), the devices findings too
-// unless the sessions changed since; the sessions are read at each
-// call. A peer sees the session and devices findings of the clients it
-// may read, no others.
+// What Chromium is needed for is the daemon's business (every
+// session's), not the caller's; a peer sees the session and devices
+// findings of the clients it may read, no others.
 func (d *Daemon) doctor(ctx context.Context, c *call, caches *doctorCaches) (ctl.DoctorResult, error) {
 	cfg := d.config()
 	list := d.reg.List()
-	host, err := caches.host.get(ctx, "", func(ctx context.Context) []ctl.Finding { return d.doctorChecks(ctx, cfg, list) })
+	u, err := user.LookupId(strconv.Itoa(os.Geteuid()))
+	if err != nil {
+		u = &user.User{Uid: strconv.Itoa(os.Geteuid()), Gid: strconv.Itoa(os.Getegid()), Username: "uid " + strconv.Itoa(os.Geteuid())}
+	}
+	o := doctor.Options{
+		StateDir:       cfg.StateDir,
+		DefaultBackend: cfg.Sessions.DefaultBackend,
+		Chromedp:       cfg.Chromedp,
+		User:           u,
+		Sessions:       list,
+	}
+	host, chromium := doctor.Host(ctx, o)
+	deep, err := caches.deep.get(ctx, chromium, func(ctx context.Context) []ctl.Finding { return doctorDeep(ctx, o, chromium) })
 	if err != nil {
 		return ctl.DoctorResult{}, err
 	}
@@ -57,7 +73,9 @@ func (d *Daemon) doctor(ctx context.Context, c *call, caches *doctorCaches) (ctl
 		return ctl.DoctorResult{}, err
 	}
 	findings := []ctl.Finding{doctor.Config(fmt.Sprintf("running config (socket %s, state_dir %s)", cfg.Socket, cfg.StateDir), nil)}
-	findings = append(findings, host...)
+	findings = append(findings, host[:2]...) // state_dir, chromium
+	findings = append(findings, deep...)
+	findings = append(findings, host[2:]...) // disk
 	var visible []ctl.Session
 	for _, s := range list {
 		if c.may(s.Client) {
@@ -71,29 +89,6 @@ func (d *Daemon) doctor(ctx context.Context, c *call, caches *doctorCaches) (ctl
 		}
 	}
 	return ctl.DoctorResult{Findings: findings}, nil
-}
-
-// doctorChecks makes the host's checks of package daemon/doctor under
-// cfg: what Chromium is needed for is the daemon's business (every
-// session's), not the caller's.
-func (d *Daemon) doctorChecks(ctx context.Context, cfg *Config, list []ctl.Session) []ctl.Finding {
-	u, err := user.LookupId(strconv.Itoa(os.Geteuid()))
-	if err != nil {
-		u = &user.User{Uid: strconv.Itoa(os.Geteuid()), Gid: strconv.Itoa(os.Getegid()), Username: "uid " + strconv.Itoa(os.Geteuid())}
-	}
-	var out []ctl.Finding
-	for _, f := range doctor.Run(ctx, doctor.Options{
-		StateDir:       cfg.StateDir,
-		DefaultBackend: cfg.Sessions.DefaultBackend,
-		Chromedp:       cfg.Chromedp,
-		User:           u,
-		Sessions:       list,
-	}) {
-		if f.Check != ctl.CheckSession { // read at each call
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // linkedDevices counts the devices of s's account: contact.info on its

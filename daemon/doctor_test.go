@@ -99,16 +99,18 @@ func TestDoctorNamesAMissingChromium(t *testing.T) {
 // TestDoctorCallsShareOneRunOfTheHostChecks prevents wad.doctor from
 // being a way for any reader to make the daemon start Chromium and read
 // every store over and over: calls at once, and calls soon after,
-// share one run of the host checks (Chromium is asked its version
-// once), while each still gets the sessions of its own moment.
+// share one run of the costly checks (Chromium is started with its
+// sandbox once), while each still gets the sessions, the state
+// directory and the disk of its own moment.
 func TestDoctorCallsShareOneRunOfTheHostChecks(t *testing.T) {
 	dir := t.TempDir()
-	count := filepath.Join(dir, "runs")
 	chrome := filepath.Join(dir, "chromium")
-	script := "#!/bin/sh\ncase \"$1\" in --version) echo run >>" + count + "; sleep 0.3;; esac\necho 'Chromium 1.0'\n"
+	script := "#!/bin/sh\necho 'Chromium 1.0'\n"
 	if err := os.WriteFile(chrome, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	runs, restore := daemon.CountDoctorDeep()
+	defer restore()
 	d := daemontest.Start(t, daemontest.Options{
 		Backends: []sessions.Backend{&sessiontest.Backend{Connect: true}},
 		Config:   func(c *daemon.Config) { c.Chromedp.ChromePath = chrome },
@@ -134,8 +136,16 @@ func TestDoctorCallsShareOneRunOfTheHostChecks(t *testing.T) {
 	if s := by[ctl.CheckSession]; len(s) != 1 || s[0].Client != "sales" {
 		t.Errorf("a session logged in after the checks ran is not reported: %+v", s)
 	}
-	b, _ := os.ReadFile(count)
-	if n := strings.Count(string(b), "run"); n != 1 {
-		t.Errorf("five wad.doctor calls asked Chromium its version %d times, want once", n)
+	if n := runs(); n != 1 {
+		t.Errorf("five wad.doctor calls made the costly checks %d times, want once", n)
+	}
+	// A state directory mended (or broken) shows at the next call.
+	state := d.StateDir
+	if err := os.Chmod(state, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(state, 0o700)
+	if sd := doctorOf(t, d)[ctl.CheckStateDir]; len(sd) != 1 || sd[0].Status != ctl.FindingFail {
+		t.Errorf("a world-writable state directory is not named at once: %+v", sd)
 	}
 }

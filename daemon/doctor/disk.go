@@ -10,14 +10,18 @@ import (
 	"github.com/wad-project/wad/ctl"
 )
 
-// Disk thresholds: a warning below 10% or 1 GiB free, a failure below 2%
-// or 200 MiB (SQLite stops committing when the disk fills, and with it
-// the event log and the outbound queue).
+// Disk thresholds: a warning below 1 GiB free, or below 10% when that
+// is also under 10 GiB; a failure below 200 MiB, or below 2% when that
+// is also under 2 GiB (SQLite stops committing when the disk fills, and
+// with it the event log and the outbound queue). The percentages alone
+// would alarm on large disks with plenty left.
 const (
 	warnFreeBytes   = 1 << 30
 	warnFreePercent = 10
+	warnPercentCap  = 10 << 30
 	failFreeBytes   = 200 << 20
 	failFreePercent = 2
+	failPercentCap  = 2 << 30
 )
 
 // Disk checks the free space of the file system that holds dir (or its
@@ -44,9 +48,9 @@ func diskFinding(dir string, free, total uint64) ctl.Finding {
 	msg := fmt.Sprintf("%s: %s free (%.1f%% of %s)", dir, bytesIEC(free), pct, bytesIEC(total))
 	fix := "free space on that file system: the event log ([events] max_bytes) and the outbox live there; SQLite stops committing when it is full"
 	switch {
-	case free < failFreeBytes || pct < failFreePercent:
+	case free < failFreeBytes || pct < failFreePercent && free < failPercentCap:
 		return fail(ctl.CheckDisk, "", msg, fix)
-	case free < warnFreeBytes || pct < warnFreePercent:
+	case free < warnFreeBytes || pct < warnFreePercent && free < warnPercentCap:
 		return warn(ctl.CheckDisk, "", msg, fix)
 	}
 	return ok(ctl.CheckDisk, "", msg)

@@ -57,26 +57,46 @@ type Options struct {
 // Run runs every check of the package, in order: state_dir, chromium,
 // sandbox, store, disk, session, devices.
 func Run(ctx context.Context, o Options) []ctl.Finding {
-	u := o.User
-	if u == nil {
-		if cur, err := user.Current(); err == nil {
-			u = cur
-		}
-	}
-	var out []ctl.Finding
-	out = append(out, StateDir(o.StateDir, u))
-	path, chromium := Chromium(ctx, o.Chromedp, chromedpNeeded(o))
-	out = append(out, chromium)
-	if path != "" {
-		out = append(out, Sandbox(ctx, path, u))
-	}
-	out = append(out, Stores(ctx, o.StateDir)...)
-	out = append(out, Disk(o.StateDir))
+	o.User = o.user()
+	host, chromium := Host(ctx, o)
+	out := append(host[:2:2], Deep(ctx, o, chromium)...)
+	out = append(out, host[2:]...)
 	out = append(out, Sessions(o.Sessions)...)
 	if o.Devices != nil {
 		out = append(out, Devices(ctx, o.Sessions, o.Devices)...)
 	}
 	return out
+}
+
+// Host runs the quick checks of the host, cheap enough for every call:
+// state_dir, chromium, disk, in that order. chromium is the browser's
+// executable for Deep, empty when there is none.
+func Host(ctx context.Context, o Options) (findings []ctl.Finding, chromium string) {
+	u := o.user()
+	path, f := Chromium(ctx, o.Chromedp, chromedpNeeded(o))
+	return []ctl.Finding{StateDir(o.StateDir, u), f, Disk(o.StateDir)}, path
+}
+
+// Deep runs the checks that cost: Chromium started with its sandbox
+// (when there is a chromium), and an integrity check reading every
+// store whole; sandbox, then store.
+func Deep(ctx context.Context, o Options, chromium string) []ctl.Finding {
+	var out []ctl.Finding
+	if chromium != "" {
+		out = append(out, Sandbox(ctx, chromium, o.user()))
+	}
+	return append(out, Stores(ctx, o.StateDir)...)
+}
+
+// user is o.User, else the calling process's own.
+func (o Options) user() *user.User {
+	if o.User != nil {
+		return o.User
+	}
+	if cur, err := user.Current(); err == nil {
+		return cur
+	}
+	return nil
 }
 
 // Config is the config finding: ok when the configuration loaded and

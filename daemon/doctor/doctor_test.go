@@ -288,6 +288,9 @@ func TestDiskThresholds(t *testing.T) {
 		{512 << 20, 2 * gib, ctl.FindingWarn},
 		{1 * gib, 100 * gib, ctl.FindingFail},
 		{100 << 20, 400 << 20, ctl.FindingFail},
+		{70 * gib, 4096 * gib, ctl.FindingOK}, // 1.7% of a large disk is plenty
+		{8 * gib, 4096 * gib, ctl.FindingWarn},
+		{1536 << 20, 4096 * gib, ctl.FindingFail},
 	} {
 		if f := diskFinding("/var/lib/wad", tc.free, tc.total); f.Status != tc.status {
 			t.Errorf("%d of %d free: %+v, want %s", tc.free, tc.total, f, tc.status)
