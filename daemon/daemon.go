@@ -133,10 +133,19 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 			Log:           log,
 		}, backends...),
 	}
-	if err := du.openOutbox(ctx, &cfg, d.reg, log); err != nil {
+	// failed undoes what New opened, for a start that cannot go on.
+	failed := func(err error) (*Daemon, error) {
 		ln.Close()
 		du.close()
+		if o.Backends == nil {
+			for _, b := range backends {
+				b.Close()
+			}
+		}
 		return nil, err
+	}
+	if err := du.openOutbox(ctx, &cfg, d.reg, log); err != nil {
+		return failed(err)
 	}
 	d.out = du.out
 	if d.notify == nil {
@@ -151,9 +160,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	}
 	d.table = d.methods(spec)
 	if err := d.openMetrics(&cfg); err != nil {
-		ln.Close()
-		du.close()
-		return nil, err
+		return failed(err)
 	}
 	return d, nil
 }
