@@ -35,13 +35,21 @@ func TestClientDoesNotLinkTheDaemon(t *testing.T) {
 }
 
 // TestBinariesDoNotLinkTheFakes: the fake WhatsApp server (which swaps
-// whatsmeow's pinned server key) is for tests only; wad and wactl never
-// link it.
+// whatsmeow's pinned server key) and the other test helpers are for
+// tests only; wad and wactl never link them.
 func TestBinariesDoNotLinkTheFakes(t *testing.T) {
-	const fake = "github.com/wad-project/wad/internal/wafake"
 	for _, pkg := range []string{"github.com/wad-project/wad/cmd/wad", "github.com/wad-project/wad/cmd/wactl"} {
-		if slices.Contains(deps(t, pkg), fake) {
-			t.Errorf("%s links %s", pkg, fake)
+		linked := deps(t, pkg)
+		for _, fake := range []string{
+			"github.com/wad-project/wad/internal/wafake",
+			"github.com/wad-project/wad/internal/openrpctest",
+			"github.com/wad-project/wad/daemon/doctor/doctortest",
+			"github.com/wad-project/wad/daemon/daemontest",
+			"github.com/wad-project/wad/sessions/sessiontest",
+		} {
+			if slices.Contains(linked, fake) {
+				t.Errorf("%s links %s", pkg, fake)
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/wad-project/wad/internal/bytesize"
 	"github.com/wad-project/wad/internal/chromeproc"
 	"golang.org/x/sys/unix"
 )
@@ -83,20 +84,7 @@ func (s Summary) String() string {
 		extra = fmt.Sprintf(", %d logins quarantined to unlink", s.Quarantined)
 	}
 	return fmt.Sprintf("%s (mode %s): %d processes signalled, %d killed, %d entries removed%s, %s freed, took %s",
-		verb, s.Mode, s.Signalled, s.Killed, s.Removed, extra, formatBytes(s.Bytes), s.Took.Round(time.Millisecond))
-}
-
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+		verb, s.Mode, s.Signalled, s.Killed, s.Removed, extra, bytesize.Format(s.Bytes), s.Took.Round(time.Millisecond))
 }
 
 // Run cleans the state directory o.StateDir: it kills the Chrome processes
@@ -331,7 +319,7 @@ func (r *run) removed(path string, t *tally) {
 	r.s.Bytes += t.bytes
 	if t.entries > 0 {
 		if r.o.DryRun {
-			fmt.Fprintf(r.out, "would remove %s (%d entries, %s)\n", path, t.entries, formatBytes(t.bytes))
+			fmt.Fprintf(r.out, "would remove %s (%d entries, %s)\n", path, t.entries, bytesize.Format(t.bytes))
 		} else {
 			r.log.Info("Removed", "path", path, "entries", t.entries, "bytes", t.bytes)
 		}

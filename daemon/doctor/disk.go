@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/bytesize"
 )
 
 // Disk thresholds: a warning below 1 GiB free, or below 10% when that
@@ -45,7 +46,7 @@ func diskFinding(dir string, free, total uint64) ctl.Finding {
 	if total > 0 {
 		pct = float64(free) * 100 / float64(total)
 	}
-	msg := fmt.Sprintf("%s: %s free (%.1f%% of %s)", dir, bytesIEC(free), pct, bytesIEC(total))
+	msg := fmt.Sprintf("%s: %s free (%.1f%% of %s)", dir, bytesize.Format(free), pct, bytesize.Format(total))
 	fix := "free space on that file system: the event log ([events] max_bytes) and the outbox live there; SQLite stops committing when it is full"
 	switch {
 	case free < failFreeBytes || pct < failFreePercent && free < failPercentCap:
@@ -54,18 +55,4 @@ func diskFinding(dir string, free, total uint64) ctl.Finding {
 		return warn(ctl.CheckDisk, "", msg, fix)
 	}
 	return ok(ctl.CheckDisk, "", msg)
-}
-
-// bytesIEC formats n as "1.5 GiB".
-func bytesIEC(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/bytesize"
 	"github.com/wad-project/wad/internal/cgroup"
 	"github.com/wad-project/wad/sessions"
 )
@@ -81,10 +82,10 @@ func describeLimits(l cgroup.Limits) string {
 		s += k + " " + v
 	}
 	if l.MemoryMax > 0 {
-		add("memory_max", humanBytes(l.MemoryMax))
+		add("memory_max", bytesize.Format(l.MemoryMax))
 	}
 	if l.MemoryHigh > 0 {
-		add("memory_high", humanBytes(l.MemoryHigh))
+		add("memory_high", bytesize.Format(l.MemoryHigh))
 	}
 	if l.CPUMax > 0 {
 		add("cpu_max", fmt.Sprintf("%g CPUs", l.CPUMax))
@@ -157,7 +158,7 @@ func (g *runGroup) close() error {
 // killer struck.
 func (g *runGroup) oomMessage() string {
 	if g.limits.MemoryMax > 0 {
-		return fmt.Sprintf("Chromium exceeded memory_max (%s); the kernel's OOM killer stopped it", humanBytes(g.limits.MemoryMax))
+		return fmt.Sprintf("Chromium exceeded memory_max (%s); the kernel's OOM killer stopped it", bytesize.Format(g.limits.MemoryMax))
 	}
 	return "Chromium ran out of memory in its cgroup; the kernel's OOM killer stopped it"
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/wad-project/wad/ctl"
 	"github.com/wad-project/wad/internal/cgroup"
@@ -115,19 +114,4 @@ func (c Config) LimitsSet() bool {
 		}
 	}
 	return false
-}
-
-// humanBytes spells a byte count for messages: "64 MiB", "1.5 GiB".
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	f, i := float64(n), 0
-	names := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
-	for f /= unit; f >= unit && i < len(names)-1; f /= unit {
-		i++
-	}
-	s := strings.TrimSuffix(fmt.Sprintf("%.1f", f), ".0")
-	return s + " " + names[i]
 }
