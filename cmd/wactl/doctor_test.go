@@ -129,13 +129,7 @@ func TestDoctorNamesACallerOutsideTheSocketsGroup(t *testing.T) {
 // checks with `wad doctor` on the daemon's config, and names what is
 // broken there: a corrupted store and a missing Chromium.
 func TestDoctorWithTheDaemonDownRunsWadDoctor(t *testing.T) {
-	dir, err := os.MkdirTemp("", "wad")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	buildTo(t, dir, "wad", "github.com/wad-project/wad/cmd/wad")
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	dir := wadOnPath(t)
 	state := filepath.Join(dir, "state")
 	os.Mkdir(state, 0o700)
 	store := filepath.Join(state, ".wwebjs_auth", "whatsmeow.db")
@@ -206,13 +200,7 @@ func TestUnitFinding(t *testing.T) {
 // serve wad.doctor (older than wactl) is not reported as "not
 // answering" when wactl falls back to `wad doctor`.
 func TestDoctorOnADaemonWithoutWadDoctorDoesNotSayItIsDown(t *testing.T) {
-	dir, err := os.MkdirTemp("", "wad")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	buildTo(t, dir, "wad", "github.com/wad-project/wad/cmd/wad")
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	wadOnPath(t)
 	var older []ctl.Method
 	for _, m := range ctl.Methods {
 		if m.Name != ctl.MethodDoctor {
@@ -231,4 +219,18 @@ func TestDoctorOnADaemonWithoutWadDoctorDoesNotSayItIsDown(t *testing.T) {
 	if s := r.of(ctl.CheckDaemon); len(s) != 1 || strings.Contains(s[0].Message, "not answering") || !strings.Contains(s[0].Message, "wad answers but did not make its checks") {
 		t.Errorf("daemon: %+v", s)
 	}
+}
+
+// wadOnPath builds wad into a fresh directory, puts it first on PATH for
+// the test, and returns the directory (removed at the end).
+func wadOnPath(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "wad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	buildTo(t, dir, "wad", "github.com/wad-project/wad/cmd/wad")
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return dir
 }
