@@ -3,19 +3,17 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/unixsock"
 )
 
 // listener is the control socket with what it takes to close it right.
@@ -58,61 +56,22 @@ func listen(path, group string, log *slog.Logger) (*listener, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating socket directory: %w", err)
 	}
-	if err := removeStale(path); err != nil {
-		return nil, err
-	}
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("another wad is already listening on %s", path)
-		}
-		return nil, fmt.Errorf("listening on %s: %w", path, err)
-	}
-	ul := l.(*net.UnixListener)
-	ul.SetUnlinkOnClose(true)
-	if err := os.Chmod(path, 0o660); err != nil {
-		ul.Close()
-		return nil, fmt.Errorf("chmod socket: %w", err)
-	}
+	gid := -1
 	if group != "" {
-		gid, err := lookupGID(group)
-		if err == nil {
-			err = os.Chown(path, -1, gid)
-		}
+		g, err := lookupGID(group)
 		if err != nil {
-			ul.Close()
 			return nil, fmt.Errorf("socket_group %q: %w", group, err)
 		}
+		gid = g
 	}
-	return &listener{Listener: ul, Path: path}, nil
-}
-
-// removeStale removes a socket file nobody answers on. A live daemon, or a
-// path that is not a socket, is an error: wad never deletes what it does
-// not own.
-func removeStale(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	ul, err := unixsock.Listen(path, gid)
+	if errors.Is(err, unixsock.ErrInUse) {
+		return nil, fmt.Errorf("another wad is already running on %s (stop it first, or set a different socket)", path)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if fi.Mode()&fs.ModeSocket == 0 {
-		return fmt.Errorf("%s exists and is not a socket; refusing to replace it", path)
-	}
-	c, err := net.DialTimeout("unix", path, time.Second)
-	if err == nil {
-		c.Close()
-		return fmt.Errorf("another wad is already running on %s (stop it first, or set a different socket)", path)
-	}
-	if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("probing %s: %w", path, err)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing stale socket: %w", err)
-	}
-	return nil
+	return &listener{Listener: ul, Path: path}, nil
 }
 
 func lookupGID(group string) (int, error) {

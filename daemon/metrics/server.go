@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/unixsock"
 )
 
 // CheckListen checks a `[metrics] listen` value: empty (off), an
@@ -69,51 +69,15 @@ func Listen(addr string, gid int) (net.Listener, error) {
 		}
 		return ln, nil
 	}
-	if err := removeStale(addr); err != nil {
-		return nil, fmt.Errorf("metrics.listen: %w", err)
-	}
-	ln, err := net.Listen("unix", addr)
+	ln, err := unixsock.Listen(addr, gid)
 	if err != nil {
 		return nil, fmt.Errorf("metrics.listen: %w", err)
-	}
-	if err := os.Chmod(addr, 0o660); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("metrics.listen: %w", err)
-	}
-	if gid >= 0 {
-		if err := os.Chown(addr, -1, gid); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("metrics.listen: %w", err)
-		}
 	}
 	return ln, nil
 }
 
 // listenTCP is net.Listen; a test seam.
 var listenTCP = net.Listen
-
-// removeStale removes a socket file at path that nobody answers on.
-func removeStale(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("%s exists and is not a socket", path)
-	}
-	c, err := net.DialTimeout("unix", path, time.Second)
-	if err == nil {
-		c.Close()
-		return fmt.Errorf("%s: another process already serves there", path)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("removing the stale socket %s: %w", path, err)
-	}
-	return nil
-}
 
 // Server serves /metrics on a listener.
 type Server struct {
