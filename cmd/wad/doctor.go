@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,30 +24,16 @@ const serviceUser = "wad"
 // by default the user wad when run as root and that user exists (the
 // packaged install), else the calling user (a wad of one's own). It
 // fails (exit 1) when a finding failed.
-func doctorCmd(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wad doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "", "configuration `FILE` (TOML)")
-	name := fs.String("user", "", "the `USER` wad runs as (default: wad when run as root and that user exists, else the caller)")
-	asJSON := fs.Bool("json", false, "print {findings, ok} as JSON")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (see wad doctor --help)", fs.Arg(0))
-	}
-	u, err := doctorUser(*name)
+func doctorCmd(config, userName string, asJSON bool, stdout io.Writer) error {
+	u, err := doctorUser(userName)
 	if err != nil {
 		return err
 	}
-	source := *config
+	source := config
 	if source == "" {
 		source = "embedded defaults"
 	}
-	cfg, cerr := daemon.LoadConfig(*config)
+	cfg, cerr := daemon.LoadConfig(config)
 	findings := []ctl.Finding{doctor.Config(source, cerr)}
 	if cfg.StateDir != "" && cfg.StateDir[0] == '/' {
 		findings = append(findings, doctor.Run(context.Background(), doctor.Options{
@@ -59,7 +44,7 @@ func doctorCmd(args []string, stdout, stderr io.Writer) error {
 		})...)
 	}
 	report := ctl.NewDoctorReport(findings)
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(report); err != nil {

@@ -62,9 +62,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
-	if cmd == "doctor" {
-		return doctorCmd(args, stdout, stderr)
-	}
 	fs := flag.NewFlagSet("wad "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(stderr) }
@@ -73,9 +70,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if cmd == "reap" {
 		fs.BoolVar(&dryRun, "dry-run", false, "print what would be done, change nothing")
 	}
-	userName := ""
-	if cmd == "delegate" {
+	userName, asJSON := "", false
+	switch cmd {
+	case "delegate":
 		fs.StringVar(&userName, "user", "", "the service `USER` (and its group) to hand the cgroup to")
+	case "doctor":
+		fs.StringVar(&userName, "user", "", "the `USER` wad runs as (default: wad when run as root and that user exists, else the caller)")
+		fs.BoolVar(&asJSON, "json", false, "print {findings, ok} as JSON")
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -123,6 +124,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			Out:      stdout,
 		})
 		return err
+	case "doctor":
+		return doctorCmd(*config, userName, asJSON, stdout)
 	case "delegate":
 		uid, gid, err := lookupUser(userName)
 		if err != nil {
