@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wad-project/wad/internal/chromeproc"
 )
 
 // ErrNotDelegated is returned (wrapped with the reason) by Delegated when
@@ -317,7 +319,7 @@ func quotaOrMax(cpus float64) string {
 
 // Add moves pid and every descendant of it into the group (v1, or a
 // process started without FD). Children forked before the move are
-// found through /proc and moved too; it fails when pid itself cannot be
+// found through /proc (chromeproc.Tree) and moved too; it fails when pid itself cannot be
 // moved (gone, or a write refused), not when a descendant exited
 // meanwhile.
 func (g *Group) Add(pid int) error {
@@ -332,7 +334,9 @@ func (g *Group) Add(pid int) error {
 	// no new descendant.
 	for range 50 {
 		fresh := 0
-		for _, p := range descendants(pid) {
+		// The browser's descendants, and what its process group still
+		// holds after a parent died.
+		for _, p := range chromeproc.Tree(pid) {
 			if moved[p] {
 				continue
 			}
@@ -550,46 +554,4 @@ func readKey(p, key string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s: no %s", p, key)
-}
-
-// descendants lists every process below pid, from /proc.
-func descendants(pid int) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	children := map[int][]int{}
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The command name may hold ") ": the fields follow the last ')'.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		if pp, err := strconv.Atoi(f[1]); err == nil {
-			children[pp] = append(children[pp], p)
-		}
-	}
-	var out []int
-	queue := []int{pid}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		for _, c := range children[p] {
-			out = append(out, c)
-			queue = append(queue, c)
-		}
-	}
-	return out
 }
