@@ -27,8 +27,8 @@ run: build ## run the daemon in the foreground on its embedded defaults
 	$(BIN)/wad
 
 .PHONY: deps
-deps: ## install what the tests need from Debian's packages, when missing
-	scripts/ensure-deps.sh
+deps: ## fetch the Go modules; install what the tests need from Debian's packages, when missing
+	GO=$(GO) scripts/ensure-deps.sh
 
 .PHONY: lint
 lint: ## gofmt and go vet

@@ -1,7 +1,12 @@
 #!/bin/sh
 # Installs, from Debian's packages, what `make test` needs and this machine
-# lacks. Does nothing when everything is there.
+# lacks, and fetches the Go modules, so that the tests then run with only
+# loopback reachable. Does nothing when everything is there.
 set -eu
+
+# Every module the build and the tests (all tags) import, into the module
+# cache; a no-op when they are there already.
+${GO:-go} mod download
 
 need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
