@@ -70,23 +70,18 @@ func TestDiscoverListsExactlyTheServedMethods(t *testing.T) {
 		d := daemontest.Start(t, daemontest.Options{Backends: []sessions.Backend{&sessiontest.Backend{}}, Methods: spec})
 		r := dialRaw(t, d.Socket)
 		doc := r.exchange(1, ctl.MethodDiscover, "", nil)
-		if err := openrpctest.Validate(doc); err != nil {
+		loaded, err := openrpctest.Load(doc)
+		if err != nil {
 			t.Fatal(err)
 		}
-		var parsed struct {
-			Info    struct{ Version string }
-			Methods []struct{ Name string }
-		}
+		var parsed struct{ Info struct{ Version string } }
 		if err := json.Unmarshal(doc, &parsed); err != nil {
 			t.Fatal(err)
 		}
 		if parsed.Info.Version != "test" {
 			t.Errorf("info.version %q, want the daemon's, test", parsed.Info.Version)
 		}
-		var named []string
-		for _, m := range parsed.Methods {
-			named = append(named, m.Name)
-		}
+		named := loaded.Methods()
 		served := daemon.ServedForTest(d.D)
 		slices.Sort(named)
 		slices.Sort(served)

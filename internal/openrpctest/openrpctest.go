@@ -11,10 +11,13 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/wad-project/wad/ctl"
 )
 
 //go:embed testdata/openrpc-meta-schema.json testdata/json-schema-tools-meta-schema.json
@@ -139,6 +142,7 @@ func pointer(v any, p string) (any, error) {
 // Doc is an OpenRPC document whose schemas check values.
 type Doc struct {
 	c       *jsonschema.Compiler
+	names   []string       // of methods, in the document's order
 	methods map[string]int // index in methods
 	notes   map[string]int // index in x-notifications
 }
@@ -168,6 +172,7 @@ func Load(doc []byte) (*Doc, error) {
 	}
 	d := &Doc{c: c, methods: map[string]int{}, notes: map[string]int{}}
 	for i, m := range shape.Methods {
+		d.names = append(d.names, m.Name)
 		d.methods[m.Name] = i
 	}
 	for i, n := range shape.Notifications {
@@ -206,6 +211,22 @@ func (d *Doc) CheckResult(method string, result []byte) error {
 // components/schemas/name.
 func (d *Doc) CheckSchema(name string, value []byte) error {
 	return d.check("/components/schemas/"+name, value)
+}
+
+// Methods returns the names of the document's methods in its order.
+func (d *Doc) Methods() []string { return slices.Clone(d.names) }
+
+// ListsMethods returns an error unless the document names exactly the
+// methods of table, in the table's order.
+func (d *Doc) ListsMethods(table []ctl.Method) error {
+	var want []string
+	for _, m := range table {
+		want = append(want, m.Name)
+	}
+	if !slices.Equal(d.names, want) {
+		return fmt.Errorf("the document's methods\n%q\nthe table's\n%q", d.names, want)
+	}
+	return nil
 }
 
 // HasNotification reports whether x-notifications describes name.
