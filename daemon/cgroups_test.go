@@ -1,36 +1,17 @@
 package daemon_test
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/wad-project/wad/daemon"
 	"github.com/wad-project/wad/daemon/daemontest"
+	"github.com/wad-project/wad/internal/syncbuf"
 	"github.com/wad-project/wad/sessions/chromedp"
 )
-
-// syncBuffer is a log sink the daemon's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Prevents: a daemon without a delegated cgroup subtree (a developer's
 // make run) refusing to start, staying silent about limits it cannot
@@ -49,7 +30,7 @@ func TestLimitsOffWithoutDelegationSaidOnce(t *testing.T) {
 		{"off", chromedp.CgroupsOff, "768M", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			d := daemontest.Start(t, daemontest.Options{
 				Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 				Config: func(c *daemon.Config) {
