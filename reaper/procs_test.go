@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wad-project/wad/internal/chromeproc"
+	"github.com/wad-project/wad/internal/syncbuf"
 )
 
 // newState makes a state directory below a root both readable by other
@@ -62,7 +63,7 @@ func TestRunKillsExactlyOurChromes(t *testing.T) {
 	ourA, ourB, decoy, foreign := cs[0], cs[1], cs[2], cs[3]
 	mimic := startHelper(t, "chromium", "--user-data-dir="+filepath.Join(auth, "session-a"), "--type=renderer")
 
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 
 	// Dry run: the plan names exactly our two browsers, and nothing changes.

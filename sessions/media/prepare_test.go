@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/wad-project/wad/ctl"
+	"github.com/wad-project/wad/internal/syncbuf"
 )
 
 // quiet is a Preparer for tests, logging nowhere.
@@ -330,28 +331,10 @@ func TestFit(t *testing.T) {
 	}
 }
 
-// logLines is a slog handler's output, safe for concurrent use.
-type logLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // preparerLogging returns a Preparer with ffmpeg at path, logging at
 // Info to the returned lines.
-func preparerLogging(ffmpeg string) (*Preparer, *logLines) {
-	lines := &logLines{}
+func preparerLogging(ffmpeg string) (*Preparer, *syncbuf.Buffer) {
+	lines := &syncbuf.Buffer{}
 	return &Preparer{FFmpeg: ffmpeg, Log: slog.New(slog.NewTextHandler(lines, nil))}, lines
 }
 
